@@ -1,0 +1,2 @@
+// Placeholder until the config reader lands.
+#include "model/config.h"
