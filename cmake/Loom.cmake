@@ -1,6 +1,9 @@
 # Shared build settings and the loom_module() helper.
 
-set(LOOM_WARNING_FLAGS -Wall -Wextra -Wshadow=local -Wno-missing-field-initializers)
+set(LOOM_WARNING_FLAGS -Wall -Wextra -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  list(APPEND LOOM_WARNING_FLAGS -Wshadow=local)
+endif()
 if(LOOM_FATAL_WARNINGS)
   list(APPEND LOOM_WARNING_FLAGS -Werror)
 endif()

@@ -26,12 +26,18 @@ void SetLogLevel(LogLevel level) { LevelStorage().store(static_cast<int>(level))
 LogLevel GetLogLevel() { return static_cast<LogLevel>(LevelStorage().load()); }
 
 bool ParseLogLevel(const std::string& name, LogLevel* out) {
-  if (name == "debug") *out = LogLevel::kDebug;
-  else if (name == "info") *out = LogLevel::kInfo;
-  else if (name == "warn") *out = LogLevel::kWarn;
-  else if (name == "error") *out = LogLevel::kError;
-  else if (name == "silent") *out = LogLevel::kSilent;
-  else return false;
+  if (name == "debug")
+    *out = LogLevel::kDebug;
+  else if (name == "info")
+    *out = LogLevel::kInfo;
+  else if (name == "warn")
+    *out = LogLevel::kWarn;
+  else if (name == "error")
+    *out = LogLevel::kError;
+  else if (name == "silent")
+    *out = LogLevel::kSilent;
+  else
+    return false;
   return true;
 }
 

@@ -19,8 +19,7 @@ class MappedFile {
   enum class Mode { kAuto, kMmap, kRead };
 
   // Opens `path` read-only. kAuto tries mmap and falls back to pread.
-  static Result<std::unique_ptr<MappedFile>> Open(const std::string& path,
-                                                  Mode mode = Mode::kAuto);
+  static Result<std::unique_ptr<MappedFile>> Open(const std::string& path, Mode mode = Mode::kAuto);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

@@ -139,9 +139,9 @@ class [[nodiscard]] Result {
 #define LOOM_STATUS_CONCAT_INNER(a, b) a##b
 #define LOOM_STATUS_CONCAT(a, b) LOOM_STATUS_CONCAT_INNER(a, b)
 
-#define LOOM_RETURN_IF_ERROR(expr)          \
-  do {                                      \
-    ::loom::Status loom_status_ = (expr);   \
+#define LOOM_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::loom::Status loom_status_ = (expr);        \
     if (!loom_status_.ok()) return loom_status_; \
   } while (0)
 
@@ -155,12 +155,12 @@ class [[nodiscard]] Result {
   LOOM_ASSIGN_OR_RETURN_IMPL(LOOM_STATUS_CONCAT(loom_result_, __LINE__), lhs, expr)
 
 // For invariants of loom's own code, never for input validation. Stays on in release builds.
-#define LOOM_CHECK(cond)                                                              \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
+#define LOOM_CHECK(cond)                                                                    \
+  do {                                                                                      \
+    if (!(cond)) {                                                                          \
       std::fprintf(stderr, "loom: check failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                   \
-    }                                                                                 \
+      std::abort();                                                                         \
+    }                                                                                       \
   } while (0)
 
 #endif  // LOOM_BASE_STATUS_H_

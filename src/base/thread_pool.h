@@ -42,7 +42,7 @@ class ThreadPool {
   const std::function<void(size_t, size_t, int)>* fn_ = nullptr;
   size_t n_ = 0;
   int num_chunks_ = 0;
-  int pending_ = 0;        // chunks not yet finished in the current call
+  int pending_ = 0;          // chunks not yet finished in the current call
   uint64_t generation_ = 0;  // bumped once per ParallelFor call
   bool stop_ = false;
 };

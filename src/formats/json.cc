@@ -19,6 +19,11 @@ Result<Json> ParseStrict(std::string_view text, std::string_view what, ParseLimi
                       limits.max_bytes);
   }
   if (!IsValidUtf8(text)) return DataLoss(what, ": JSON is not valid UTF-8");
+  // nlohmann's lexer stops at a raw NUL as if the input ended there, which would hide whatever
+  // follows; JSON text never contains one (in strings it must be escaped as \u0000).
+  if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    return DataLoss(what, ": JSON contains a NUL byte at offset ", nul);
+  }
   std::vector<std::set<std::string>> keys;  // one set per open object
   auto callback = [&](int depth, Json::parse_event_t event, Json& parsed) -> bool {
     switch (event) {
@@ -58,16 +63,25 @@ Result<Json> ParseStrict(std::string_view text, std::string_view what, ParseLimi
 
 const char* TypeName(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::object: return "object";
-    case Json::value_t::array: return "array";
-    case Json::value_t::string: return "string";
-    case Json::value_t::boolean: return "boolean";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::object:
+      return "object";
+    case Json::value_t::array:
+      return "array";
+    case Json::value_t::string:
+      return "string";
+    case Json::value_t::boolean:
+      return "boolean";
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "integer";
-    case Json::value_t::number_float: return "number";
-    case Json::value_t::binary: return "binary";
-    case Json::value_t::discarded: return "discarded";
+    case Json::value_t::number_unsigned:
+      return "integer";
+    case Json::value_t::number_float:
+      return "number";
+    case Json::value_t::binary:
+      return "binary";
+    case Json::value_t::discarded:
+      return "discarded";
   }
   return "unknown";
 }
@@ -87,8 +101,8 @@ namespace {
 
 Status Lookup(const Json& obj, std::string_view path, const char* key, const Json** out) {
   if (!obj.is_object()) {
-    return InvalidArgument(path.empty() ? "document" : std::string(path), ": expected an object, got ",
-                           TypeName(obj));
+    return InvalidArgument(path.empty() ? "document" : std::string(path),
+                           ": expected an object, got ", TypeName(obj));
   }
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return NotFound(JoinPath(path, key), ": missing");

@@ -10,8 +10,8 @@
 namespace loom {
 
 // Joins `dir` and a relative `name` read from an untrusted file. Rejects absolute names, empty
-// names, NUL bytes, backslashes and any ".." component, and (when the target exists) symlinks
-// that resolve outside `dir`.
+// names, NUL bytes, backslashes and any ".." component. Symlinks already inside `dir` are
+// followed (the HF hub cache links every shard to ../../blobs/).
 Result<std::string> JoinInside(const std::string& dir, const std::string& name);
 
 bool IsDirectory(const std::string& path);

@@ -46,13 +46,13 @@ struct VisionConfig {
   bool present = false;
   int64_t patch_size = 16;
   int64_t pooling_kernel_size = 3;
-  int64_t model_patch_size = 48;   // patch_size * pooling_kernel_size
-  int64_t patch_dim = 6912;        // model_patch_size^2 * 3
-  int64_t mm_embed_dim = 0;        // width after patch_dense (= text hidden size)
-  int64_t posemb_size = 1120;      // rows of the x and y position tables
+  int64_t model_patch_size = 48;  // patch_size * pooling_kernel_size
+  int64_t patch_dim = 6912;       // model_patch_size^2 * 3
+  int64_t mm_embed_dim = 0;       // width after patch_dense (= text hidden size)
+  int64_t posemb_size = 1120;     // rows of the x and y position tables
   int64_t default_soft_tokens = 280;
   double rms_norm_eps = 1e-6;
-  double layer_norm_eps = 1e-5;    // PyTorch LayerNorm default, SPEC §3.3
+  double layer_norm_eps = 1e-5;  // PyTorch LayerNorm default, SPEC §3.3
 };
 
 // The raw-waveform audio embedder (SPEC §4.2).
@@ -79,10 +79,10 @@ struct ModelConfig {
 
   // Per layer, each of length num_layers.
   std::vector<AttentionType> layer_types;
-  std::vector<int64_t> head_dim;      // query/key head dim
+  std::vector<int64_t> head_dim;  // query/key head dim
   std::vector<int64_t> num_kv_heads;
-  std::vector<bool> k_eq_v;           // V is the weightless norm of the raw K projection
-  std::vector<bool> kv_shared;        // layer reads KV computed elsewhere (drafter: all)
+  std::vector<bool> k_eq_v;     // V is the weightless norm of the raw K projection
+  std::vector<bool> kv_shared;  // layer reads KV computed elsewhere (drafter: all)
 
   RopeConfig rope_sliding;
   RopeConfig rope_full;
@@ -90,11 +90,11 @@ struct ModelConfig {
   double rms_norm_eps = 1e-6;
   NormWeightMode norm_weight = NormWeightMode::kW;
   bool qk_norm = true;
-  bool v_norm = false;              // weightless RMSNorm on V
-  bool layer_scalar = false;        // learned per-layer scalar on the residual
-  double attention_scale = 1.0;     // multiplies q.k (Gemma 4: 1.0; Gemma 3: 1/sqrt(qpas))
-  double attn_logit_softcap = 0.0;  // 0: none
-  double final_logit_softcap = 0.0; // 0: none
+  bool v_norm = false;               // weightless RMSNorm on V
+  bool layer_scalar = false;         // learned per-layer scalar on the residual
+  double attention_scale = 1.0;      // multiplies q.k (Gemma 4: 1.0; Gemma 3: 1/sqrt(qpas))
+  double attn_logit_softcap = 0.0;   // 0: none
+  double final_logit_softcap = 0.0;  // 0: none
   bool tie_word_embeddings = true;
   Activation activation = Activation::kGeluTanh;
   Bidirectional bidirectional = Bidirectional::kNone;
@@ -113,16 +113,18 @@ struct ModelConfig {
   int64_t image_token_id = -1;  // soft-token placeholders
   int64_t audio_token_id = -1;
   int64_t video_token_id = -1;
-  int64_t boi_token_id = -1;    // <|image>
-  int64_t eoi_token_id = -1;    // <image|>
-  int64_t boa_token_id = -1;    // <|audio>
-  int64_t eoa_token_id = -1;    // <audio|>
+  int64_t boi_token_id = -1;  // <|image>
+  int64_t eoi_token_id = -1;  // <image|>
+  int64_t boa_token_id = -1;  // <|audio>
+  int64_t eoa_token_id = -1;  // <audio|>
 
   VisionConfig vision;
   AudioConfig audio;
 
   // Checks every field against its limit and the fields against each other (pattern lengths,
   // head counts dividing, full last layer for Gemma 4, token ids inside the vocabulary ...).
+  // A config with no decoder (num_layers and vocab_size 0) but vision or audio present is a
+  // projector file: only the embedders and hidden_size are checked.
   Status Validate() const;
 
   int64_t num_layers_of(AttentionType t) const;
@@ -134,7 +136,8 @@ Result<ModelConfig> ConfigFromHfJson(const json::Json& root, std::string_view wh
 Result<ModelConfig> LoadHfConfig(const std::string& path);
 
 // From GGUF metadata (general.architecture selects the key prefix). For a clip projector file
-// (general.architecture "clip") only the vision/audio parts are filled.
+// (general.architecture "clip") only the vision/audio parts are filled, plus hidden_size (the
+// text width the projections map into, clip.*.projection_dim); num_layers stays 0.
 Result<ModelConfig> ConfigFromGguf(const gguf::File& file);
 
 // Parameters implied by the config alone (weights of the text stack, tied embedding counted

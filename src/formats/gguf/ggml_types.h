@@ -46,17 +46,21 @@ enum class GgmlType : uint32_t {
 
 struct GgmlTypeInfo {
   GgmlType type;
-  const char* name;      // as ggml prints it: "Q4_K", "BF16", ...
-  uint32_t block_size;   // elements per block (1 for plain types)
-  uint32_t type_size;    // bytes per block
+  const char* name;     // as ggml prints it: "Q4_K", "BF16", ...
+  uint32_t block_size;  // elements per block (1 for plain types)
+  uint32_t type_size;   // bytes per block
   bool quantized;
 };
 
 // nullptr for ids ggml does not define (or has removed).
 const GgmlTypeInfo* GetGgmlTypeInfo(uint32_t id);
+// `type` must be one of the enumerators (a value cast from an unchecked id aborts: check ids
+// from files with the overload above).
 const GgmlTypeInfo& GetGgmlTypeInfo(GgmlType type);
+// Case-insensitive ("q4_k" and "Q4_K" both work).
 std::optional<GgmlType> GgmlTypeFromName(std::string_view name);
-// Bytes of a row of n elements; nullopt when n is not a multiple of the block size.
+// Bytes of a row of n elements; nullopt when n is not a multiple of the block size (or the
+// byte count would overflow uint64).
 std::optional<uint64_t> GgmlRowBytes(GgmlType type, uint64_t n);
 
 }  // namespace loom::gguf

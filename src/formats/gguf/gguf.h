@@ -24,7 +24,7 @@
 namespace loom::gguf {
 
 inline constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian uint32
-inline constexpr uint32_t kMinVersion = 2;       // v1 (32-bit counts) is no longer produced
+inline constexpr uint32_t kMinVersion = 2;      // v1 (32-bit counts) is no longer produced
 inline constexpr uint32_t kMaxVersion = 3;
 inline constexpr uint64_t kDefaultAlignment = 32;
 // Limits. Strings and arrays as in ggml PR #19856; alignment capped as proposed in PR #24997.
@@ -62,21 +62,21 @@ struct Value {
   ValueType type = ValueType::kSentinel;
 
   // Scalars: the field matching the type family holds the value.
-  uint64_t u64 = 0;   // kUint8/16/32/64 and kBool (0 or 1)
-  int64_t i64 = 0;    // kInt8/16/32/64
-  double f64 = 0.0;   // kFloat32/64
+  uint64_t u64 = 0;      // kUint8/16/32/64 and kBool (0 or 1)
+  int64_t i64 = 0;       // kInt8/16/32/64
+  double f64 = 0.0;      // kFloat32/64
   std::string_view str;  // kString
 
   // Arrays (type == kArray).
   ValueType elem_type = ValueType::kSentinel;
   uint64_t count = 0;
-  std::span<const uint8_t> packed;          // fixed-size elements, count * ValueTypeSize(elem)
-  std::vector<std::string_view> strings;    // elem_type == kString
-  std::vector<Value> arrays;                // elem_type == kArray (nested arrays)
+  std::span<const uint8_t> packed;        // fixed-size elements, count * ValueTypeSize(elem)
+  std::vector<std::string_view> strings;  // elem_type == kString
+  std::vector<Value> arrays;              // elem_type == kArray (nested arrays)
 
   // Element i of a packed numeric array, converted; i < count is the caller's duty.
-  int64_t IntAt(uint64_t i) const;     // integer and bool element types
-  double FloatAt(uint64_t i) const;    // any numeric element type
+  int64_t IntAt(uint64_t i) const;   // integer and bool element types
+  double FloatAt(uint64_t i) const;  // any numeric element type
 };
 
 struct KeyValue {
@@ -86,10 +86,10 @@ struct KeyValue {
 
 struct TensorInfo {
   std::string_view name;
-  uint32_t n_dims = 0;
+  uint32_t n_dims = 0;  // 0 to kMaxDims; 0 is a scalar (gguf.cpp accepts it too)
   std::array<uint64_t, kMaxDims> ne = {1, 1, 1, 1};  // ggml order: ne[0] is the row length
   GgmlType type = GgmlType::kF32;
-  uint64_t offset = 0;      // relative to the start of the data section
+  uint64_t offset = 0;  // relative to the start of the data section
   uint64_t n_elements = 0;
   uint64_t n_bytes = 0;
 };
@@ -104,7 +104,8 @@ class File {
  public:
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
-  // Absolute offset of the tensor data section in the parsed bytes.
+  // Absolute offset of the tensor data section in the parsed bytes: the end of the header
+  // rounded up to the alignment, or the end of the header itself when there are no tensors.
   uint64_t data_offset() const { return data_offset_; }
   uint64_t file_size() const { return bytes_.size(); }
 
@@ -174,9 +175,15 @@ class Writer {
   void AddStringArray(std::string key, const std::vector<std::string>& v);
   // A metadata entry given as its already-encoded value bytes (type tag excluded); lets tests
   // write nested arrays and deliberately odd values.
+  //
+  // Keys are written verbatim (an empty or non-UTF-8 key makes a file the reader rejects, which
+  // the corruption tests rely on). Adding a key that is already present replaces its type and
+  // value in place, keeping its position, as gguf-py does.
   void AddRaw(std::string key, ValueType type, std::vector<uint8_t> encoded_value);
 
-  // Sets general.alignment (written as uint32) and the padding used for tensor data.
+  // Sets general.alignment (written as uint32) and the padding used for tensor data. `alignment`
+  // must be a power of two <= kMaxAlignment (checked: a bad value is a programmer error). Writing
+  // general.alignment with AddUint32/AddRaw instead changes only the key, not the padding.
   void SetAlignment(uint32_t alignment);
 
   // Adds a tensor; `ne` in ggml order. Fails when data.size() != the size the type and shape
@@ -199,6 +206,9 @@ class Writer {
     std::vector<uint64_t> ne;
     std::vector<uint8_t> data;
   };
+  // Appends or replaces (in place) one metadata entry.
+  void Put(std::string key, ValueType type, std::vector<uint8_t> value);
+
   uint32_t version_;
   uint32_t alignment_ = kDefaultAlignment;
   std::vector<Entry> kv_;

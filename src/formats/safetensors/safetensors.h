@@ -59,13 +59,19 @@ class File {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }  // sorted by offset
   const TensorInfo* Find(std::string_view name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // Length of the JSON header (the N of the 8-byte prefix), padding included.
   uint64_t header_bytes() const { return header_bytes_; }
+  // File offset of the data buffer: TensorInfo::begin/end are relative to it.
+  uint64_t data_offset() const { return 8 + header_bytes_; }
 
  private:
   friend Result<File> Parse(std::span<const uint8_t> bytes);
   friend Result<File> ParseHeaderOnly(std::span<const uint8_t> bytes, uint64_t file_size);
   friend Result<File> Open(const std::string& path);
-  friend Status ParseInto(std::span<const uint8_t>, uint64_t, bool, File*);
+  // The shared body of the three above. `bytes` holds at least the length and the header of a
+  // file of `file_size` bytes; with `with_data`, all of it, and tensors get their data spans.
+  static Status ParseInto(std::span<const uint8_t> bytes, uint64_t file_size, bool with_data,
+                          File* out);
 
   std::shared_ptr<MappedFile> owner_;
   std::vector<TensorInfo> tensors_;

