@@ -117,7 +117,7 @@ def test_missing_and_corrupt_files(loom, tmp_path):
     r = loom("inspect", bad)
     assert r.returncode == 1 and "DataLoss" in r.stderr
     st = tmp_path / "bad.safetensors"
-    st.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1,\"a\":2}  ")
+    st.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1,\"a\":2}   ")
     r = loom("inspect", st)
     assert r.returncode == 1 and "duplicate key" in r.stderr
     (tmp_path / "empty").mkdir()
