@@ -5,13 +5,14 @@
 #   make sanitize   Debug build with ASan+UBSan, unit tests and fuzz corpora
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each (default 60)
 #   make lint       clang-format and file-size gates alone
+#   make fixtures   regenerate tests/fixtures from HF transformers (slow; never run by CI)
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all run test setup build sanitize fuzz lint clean
+.PHONY: all run test setup build sanitize fuzz lint fixtures clean
 
 all: build
 
@@ -48,6 +49,9 @@ fuzz: setup
 
 lint:
 	@scripts/lint.sh
+
+fixtures:
+	@scripts/reference/make_fixtures.sh
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

