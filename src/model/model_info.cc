@@ -1,6 +1,8 @@
 #include "model/model_info.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <map>
 
 #include "base/mapped_file.h"
@@ -180,6 +182,15 @@ Status InspectSafetensorsDir(const std::string& dir, const std::string& weights_
   return Status::Ok();
 }
 
+bool StartsWithGgufMagic(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  char magic[4] = {};
+  size_t n = std::fread(magic, 1, sizeof(magic), f);
+  std::fclose(f);
+  return n == 4 && std::memcmp(magic, "GGUF", 4) == 0;
+}
+
 }  // namespace
 
 std::optional<CacheType> CacheTypeFromName(const std::string& name) {
@@ -213,7 +224,8 @@ Result<ModelInfo> InspectModel(const std::string& path) {
       return InvalidArgument("cannot read the config of ", QuoteForMessage(path, 4096), ": ",
                              info.config_error);
     }
-  } else if (EndsWith(path, ".gguf")) {
+  } else if (EndsWith(path, ".gguf") || StartsWithGgufMagic(path)) {
+    // By magic as well as by name: Ollama's blob store keeps GGUF files as sha256-<hash>.
     LOOM_RETURN_IF_ERROR(InspectGguf(path, &info));
   } else if (EndsWith(path, ".safetensors") || EndsWith(path, ".safetensors.index.json")) {
     info.format = "safetensors";

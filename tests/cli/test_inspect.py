@@ -87,6 +87,19 @@ def test_gemma3_gguf_matches_gguf_py(loom, gemma3_gguf):
     assert tok["bos"] == "<bos>" and tok["eos"] == "<eos>"
 
 
+def test_gguf_recognized_by_magic(loom, gemma3_gguf, tmp_path):
+    # Ollama's blob store names GGUF files sha256-<hash>, without an extension.
+    blob = tmp_path / "sha256-0123abcd"
+    blob.symlink_to(gemma3_gguf)
+    r = loom("inspect", blob, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["format"] == "gguf"
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    r = loom("inspect", other)
+    assert r.returncode == 1 and "cannot tell the format" in r.stderr
+
+
 def test_gemma3_gguf_text(loom, gemma3_gguf):
     r = loom("inspect", gemma3_gguf, "--ctx", 2048)
     assert r.returncode == 0, r.stderr
