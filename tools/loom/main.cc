@@ -5,6 +5,9 @@
 
 namespace loom::tools {
 int InspectMain(int argc, char** argv);
+int TokenizeMain(int argc, char** argv);
+int DetokenizeMain(int argc, char** argv);
+int BenchMain(int argc, char** argv);
 }  // namespace loom::tools
 
 namespace {
@@ -16,9 +19,12 @@ void PrintUsage(FILE* out) {
                "commands:\n"
                "  inspect PATH [--ctx N] [--json]   describe a model (.gguf, .safetensors or an\n"
                "                                    HF model directory) and its memory plan\n"
+               "  tokenize -m MODEL [--ids|--pieces] [--special] TEXT|-\n"
+               "                                    the token ids of TEXT\n"
+               "  detokenize -m MODEL IDS...        the text of token ids\n"
+               "  bench MODE ...                    benchmarks (modes: tokenizer)\n"
                "\n"
-               "coming with later issues: tokenize, run, chat, serve, bench, perplexity, convert,\n"
-               "quantize\n");
+               "coming with later issues: run, chat, serve, perplexity, convert, quantize\n");
 }
 
 }  // namespace
@@ -30,6 +36,9 @@ int main(int argc, char** argv) {
   }
   std::string cmd = argv[1];
   if (cmd == "inspect") return loom::tools::InspectMain(argc - 1, argv + 1);
+  if (cmd == "tokenize") return loom::tools::TokenizeMain(argc - 1, argv + 1);
+  if (cmd == "detokenize") return loom::tools::DetokenizeMain(argc - 1, argv + 1);
+  if (cmd == "bench") return loom::tools::BenchMain(argc - 1, argv + 1);
   std::fprintf(stderr, "loom: unknown command '%s'\n\n", cmd.c_str());
   PrintUsage(stderr);
   return 2;
