@@ -19,6 +19,7 @@ namespace loom::model {
 namespace {
 
 using gguf::GgmlType;
+using testing::ExpectGemma3_270mShape;
 using testing::ExpectSameConfig;
 using testing::FullAt;
 using testing::Pattern;
@@ -533,16 +534,7 @@ TEST(ConfigGgufTest, RealGemma3_270m) {
   const ModelConfig& c = *r;
   ASSERT_TRUE(c.Validate().ok()) << c.Validate().ToString();
   EXPECT_EQ(c.architecture, "gemma3");
-  EXPECT_EQ(c.hidden_size, 640);
-  EXPECT_EQ(c.num_layers, 18);
-  EXPECT_EQ(c.num_heads, 4);
-  EXPECT_EQ(c.num_kv_heads, std::vector<int64_t>(18, 1));
-  EXPECT_EQ(c.head_dim, std::vector<int64_t>(18, 256));
-  EXPECT_EQ(c.intermediate_size, 2048);
-  EXPECT_EQ(c.sliding_window, 512);
-  EXPECT_EQ(c.vocab_size, 262144);
-  EXPECT_EQ(c.max_position_embeddings, 32768);
-  EXPECT_EQ(Pattern(c), FullAt({5, 11, 17}, 18));
+  ExpectGemma3_270mShape(c);
   EXPECT_EQ(c.rope_full.theta, 1e6);
   EXPECT_EQ(c.rope_sliding.theta, 1e4);
   EXPECT_FLOAT_EQ(static_cast<float>(c.rms_norm_eps), 1e-6f);

@@ -113,6 +113,20 @@ inline void ExpectSameConfig(const ModelConfig& a, const ModelConfig& b,
 #undef LOOM_CMPF
 }
 
+// The shape of gemma-3-270m, shared by the HF-config and GGUF tests (the two sources must agree).
+inline void ExpectGemma3_270mShape(const ModelConfig& c) {
+  EXPECT_EQ(c.hidden_size, 640);
+  EXPECT_EQ(c.num_layers, 18);
+  EXPECT_EQ(c.num_heads, 4);
+  EXPECT_EQ(c.num_kv_heads, std::vector<int64_t>(18, 1));
+  EXPECT_EQ(c.head_dim, std::vector<int64_t>(18, 256));
+  EXPECT_EQ(c.intermediate_size, 2048);
+  EXPECT_EQ(c.sliding_window, 512);
+  EXPECT_EQ(c.vocab_size, 262144);
+  EXPECT_EQ(c.max_position_embeddings, 32768);
+  EXPECT_EQ(Pattern(c), FullAt({5, 11, 17}, 18));
+}
+
 }  // namespace loom::model::testing
 
 #endif  // LOOM_MODEL_CONFIG_TEST_UTIL_H_

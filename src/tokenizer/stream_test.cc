@@ -16,14 +16,7 @@ namespace {
 
 using Ids = std::vector<int32_t>;
 
-const Tokenizer& Tiny() {
-  static const Tokenizer tok = [] {
-    auto t = Tokenizer::FromSpec(testing::TinyVocab().spec);
-    if (!t.ok()) std::abort();
-    return std::move(t).value();
-  }();
-  return tok;
-}
+const Tokenizer& Tiny() { return testing::TinyTokenizer(); }
 
 // Pushes `ids` one at a time; returns what each push emitted, then what Finish emitted.
 std::vector<std::string> Stream(const Ids& ids, DecodeOptions options = {}) {

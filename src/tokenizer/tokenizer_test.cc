@@ -17,14 +17,7 @@ namespace {
 
 using Ids = std::vector<int32_t>;
 
-const Tokenizer& Tiny() {
-  static const Tokenizer tok = [] {
-    auto t = Tokenizer::FromSpec(testing::TinyVocab().spec);
-    if (!t.ok()) std::abort();
-    return std::move(t).value();
-  }();
-  return tok;
-}
+const Tokenizer& Tiny() { return testing::TinyTokenizer(); }
 
 Ids Enc(std::string_view text, bool parse_special = false) {
   EncodeOptions o;

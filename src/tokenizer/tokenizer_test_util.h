@@ -145,6 +145,16 @@ inline TinyVocab::TinyVocab() {
   spec.roles = {{"pad", 0}, {"eos", 1}, {"bos", 2}, {"unk", 3}, {"mask", 4}};
 }
 
+// The tokenizer built from TinyVocab, shared by the unit tests.
+inline const Tokenizer& TinyTokenizer() {
+  static const Tokenizer tok = [] {
+    auto t = Tokenizer::FromSpec(TinyVocab().spec);
+    if (!t.ok()) std::abort();
+    return std::move(t).value();
+  }();
+  return tok;
+}
+
 }  // namespace loom::tokenizer::testing
 
 #endif  // LOOM_TOKENIZER_TOKENIZER_TEST_UTIL_H_
