@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   g++ cmake ninja-build ccache make git
   libgtest-dev libgmock-dev libbenchmark-dev
-  libhwy-dev nlohmann-json3-dev libcpp-httplib-dev
+  libhwy-dev nlohmann-json3-dev libcpp-httplib-dev libsimdjson-dev
   clang clang-format libclang-rt-14-dev
   python3-venv
 )

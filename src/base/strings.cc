@@ -1,6 +1,7 @@
 #include "base/strings.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace loom {
 
@@ -29,6 +30,13 @@ bool IsValidUtf8(std::string_view s) {
     unsigned char c = p[i];
     if (c < 0x80) {
       ++i;
+      // Skip ASCII eight bytes at a time.
+      while (n - i >= 8) {
+        uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        if ((w & 0x8080808080808080ull) != 0) break;
+        i += 8;
+      }
       continue;
     }
     size_t len;

@@ -15,7 +15,13 @@ constexpr uint64_t kMaxJsonBytes = 512ull << 20;
 constexpr uint64_t kMaxConfigBytes = 16ull << 20;
 
 Result<Tokenizer> LoadHfFiles(const std::string& tokenizer_json_path) {
-  LOOM_ASSIGN_OR_RETURN(std::string text, ReadFileToString(tokenizer_json_path, kMaxJsonBytes));
+  // Mapped rather than read: the file is large (Gemma's: 33 MB) and only parsed once.
+  LOOM_ASSIGN_OR_RETURN(auto file, MappedFile::Open(tokenizer_json_path));
+  if (file->size() > kMaxJsonBytes) {
+    return OutOfRange(tokenizer_json_path, ": ", file->size(), " bytes, more than the limit of ",
+                      kMaxJsonBytes);
+  }
+  const std::string_view text(reinterpret_cast<const char*>(file->data()), file->size());
   std::string config;
   const std::string config_path = PathJoin(DirName(tokenizer_json_path), "tokenizer_config.json");
   if (IsRegularFile(config_path)) {

@@ -406,6 +406,65 @@ TEST(TokenizerHfJsonTest, Gemma4ConfigRoles) {
   }
 }
 
+// Hostile text that a DOM cannot express: model.vocab and model.merges are streamed, not kept
+// as a DOM, and must still get json::ParseStrict's checks.
+TEST(TokenizerHfJsonTest, HostileJsonText) {
+  const std::string good = TinyJson().dump();
+  auto error = [](const std::string& text) {
+    auto t = Tokenizer::FromHfJson(text, "", "tokenizer.json");
+    return t.ok() ? Status::Ok() : t.status();
+  };
+  ASSERT_TRUE(error(good).ok());
+  auto replace = [&good](const std::string& from, const std::string& to) {
+    const size_t at = good.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    std::string text = good;
+    return text.replace(at, from.size(), to);
+  };
+  // Duplicate keys: in the streamed vocabulary (same and different ids), in model, at the root.
+  ExpectError(error(replace("\"vocab\":{", "\"vocab\":{\"x\":5,")), StatusCode::kDataLoss,
+              "duplicate key 'x'");
+  ExpectError(error(replace("\"vocab\":{", "\"vocab\":{\"x\":900,")), StatusCode::kDataLoss,
+              "duplicate key 'x'");
+  ExpectError(error(replace("\"vocab\":{", "\"vocab\":{},\"vocab\":{")), StatusCode::kDataLoss,
+              "duplicate key 'vocab'");
+  ExpectError(error(replace("\"merges\":[", "\"merges\":[],\"merges\":[")), StatusCode::kDataLoss,
+              "duplicate key 'merges'");
+  ExpectError(error(replace("\"version\":", "\"version\":1,\"version\":")), StatusCode::kDataLoss,
+              "duplicate key 'version'");
+  ExpectError(error(replace("\"merges\":[", "\"merges\":[[{\"a\":1,\"a\":2}],")),
+              StatusCode::kDataLoss, "duplicate key 'a'");
+  // Bytes: bad UTF-8, a raw NUL, trailing data, nesting.
+  ExpectError(error(replace("\"vocab\":{", "\"vocab\":{\"\xC0\xAF\":0,")), StatusCode::kDataLoss,
+              "not valid UTF-8");
+  ExpectError(error(good + std::string(1, '\0')), StatusCode::kDataLoss, "NUL byte");
+  ExpectError(error(good + "{}"), StatusCode::kDataLoss, "invalid JSON");
+  ExpectError(error(replace("\"vocab\":{", "\"vocab\":{\"x\":")), StatusCode::kDataLoss,
+              "invalid JSON");
+  ExpectError(error(replace("\"merges\":[",
+                            "\"merges\":[" + std::string(100, '[') + std::string(100, ']') + ",")),
+              StatusCode::kDataLoss, "nesting deeper than the limit of 64");
+  // Types, named by field.
+  ExpectError(error(replace("\"vocab\":{", "\"vocab\":{\"qq9\":\"1\",")), StatusCode::kDataLoss,
+              "model.vocab['qq9']: expected an integer");
+  ExpectError(error(replace("\"vocab\":{", "\"vocab\":{\"qq9\":[1],")), StatusCode::kDataLoss,
+              "model.vocab['qq9']: expected an integer");
+  ExpectError(error(replace("\"vocab\":{", "\"vocab\":{\"qq9\":1.5,")), StatusCode::kDataLoss,
+              "model.vocab['qq9']: expected an integer");
+  ExpectError(error(replace("\"vocab\":{", "\"vocab\":[],\"x\":{")), StatusCode::kInvalidArgument,
+              "model.vocab: expected an object");
+  ExpectError(error(replace("\"merges\":[", "\"merges\":{},\"x\":[")), StatusCode::kDataLoss,
+              "model.merges: expected an array");
+  ExpectError(error(replace("\"merges\":[", "\"merges\":[7,")), StatusCode::kDataLoss,
+              "model.merges[0]: expected");
+  ExpectError(error(replace("\"merges\":[", "\"merges\":[[\"a\"],")), StatusCode::kDataLoss,
+              "model.merges[0]: expected");
+  ExpectError(error(replace("\"merges\":[", "\"merges\":[[\"a\",\"b\",\"c\"],")),
+              StatusCode::kDataLoss, "model.merges[0]: expected");
+  ExpectError(error(replace("\"merges\":[", "\"merges\":[[\"a\",1],")), StatusCode::kDataLoss,
+              "model.merges[0]: expected");
+}
+
 TEST(TokenizerHfJsonTest, HostileFiles) {
   {
     Json j = TinyJson();

@@ -113,7 +113,11 @@ struct Tokenizer::Impl {
 Result<Tokenizer> Tokenizer::FromSpec(TokenizerSpec spec) {
   auto impl = std::make_shared<Impl>();
   const std::string& what = spec.source.empty() ? (spec.source = "tokenizer") : spec.source;
-  LOOM_ASSIGN_OR_RETURN(impl->vocab, Vocab::Build(spec.tokens, what));
+  if (spec.index.has_value()) {
+    impl->vocab = std::move(*spec.index);
+  } else {
+    LOOM_ASSIGN_OR_RETURN(impl->vocab, Vocab::Build(spec.tokens, what));
+  }
   const int32_t n = impl->vocab.size();
   impl->normalizer = spec.normalizer;
   auto in_vocab = [n](int64_t id) { return id >= 0 && id < n; };

@@ -88,7 +88,10 @@ struct NormalizerStep {
 struct TokenizerSpec {
   std::string source;               // "GGUF", "tokenizer.json": prefixes messages
   std::vector<std::string> tokens;  // [n] spelling by id, as HF spells it
-  std::vector<TokenType> types;     // [n], or empty to infer from the added tokens
+  // Vocab::Build(tokens) when the loader has built it already (tokenizer.json resolves its merges
+  // with it); FromSpec builds it otherwise.
+  std::optional<Vocab> index;
+  std::vector<TokenType> types;  // [n], or empty to infer from the added tokens
 
   enum class Merges { kExplicit, kVocabOrder, kScores, kSentinel };
   Merges merges_kind = Merges::kExplicit;

@@ -88,7 +88,9 @@ int32_t Vocab::Probe(uint64_t h, uint32_t len, std::string_view a, std::string_v
   for (size_t slot = Mix(h) >> shift_;; slot = (slot + 1) & mask) {
     const Slot& s = slots_[slot];
     if (s.id < 0) return -1;
-    if (s.tag != tag || hash_[s.id] != h || ByteLen(s.id) != len) continue;
+    // The tag is 32 bits of the hash; a tag collision is rare enough for memcmp to settle it
+    // (reading hash_[s.id] as well would cost a cache miss on every hit).
+    if (s.tag != tag || ByteLen(s.id) != len) continue;
     const char* p = blob_.data() + offsets_[s.id];
     if (std::memcmp(p, a.data(), a.size()) == 0 &&
         (b.empty() || std::memcmp(p + a.size(), b.data(), b.size()) == 0)) {
