@@ -22,7 +22,7 @@ setup:
 build: setup
 	@if [ ! -f $(BUILD)/build.ninja ]; then \
 	  cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null; fi
-	@ninja -C $(BUILD) -j $(JOBS) | grep -v '^ninja: no work to do' || true
+	@ninja -C $(BUILD) -j $(JOBS) | grep -vE '^ninja: (no work to do|Entering directory)|Re-checking globbed directories' || true
 	@test -x $(BUILD)/tools/loom/loom
 
 run: build
@@ -35,7 +35,7 @@ test: build
 sanitize: setup
 	@if [ ! -f build-asan/build.ninja ]; then \
 	  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOOM_SANITIZE=ON >/dev/null; fi
-	@ninja -C build-asan -j $(JOBS) | grep -v '^ninja: no work to do' || true
+	@ninja -C build-asan -j $(JOBS) | grep -vE '^ninja: (no work to do|Entering directory)|Re-checking globbed directories' || true
 	@LOOM_TEST_GGUF=$$(scripts/models.sh gemma3-270m) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L 'unit|fuzz'
@@ -44,7 +44,7 @@ fuzz: setup
 	@if [ ! -f build-fuzz/build.ninja ]; then \
 	  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DLOOM_FUZZ=ON -DLOOM_BUILD_TESTS=OFF >/dev/null; fi
-	@ninja -C build-fuzz -j $(JOBS) | grep -v '^ninja: no work to do' || true
+	@ninja -C build-fuzz -j $(JOBS) | grep -vE '^ninja: (no work to do|Entering directory)|Re-checking globbed directories' || true
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 lint:
