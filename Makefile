@@ -11,6 +11,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
+# Builds print nothing unless they fail; then the whole ninja log is shown and make stops.
 
 .PHONY: all run test setup build sanitize fuzz lint fixtures clean
 
@@ -22,7 +23,7 @@ setup:
 build: setup
 	@if [ ! -f $(BUILD)/build.ninja ]; then \
 	  cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null; fi
-	@ninja -C $(BUILD) -j $(JOBS) | grep -vE '^ninja: (no work to do|Entering directory)|Re-checking globbed directories' || true
+	@ninja -C $(BUILD) -j $(JOBS) >$(BUILD)/ninja.log 2>&1 || { cat $(BUILD)/ninja.log; exit 1; }
 	@test -x $(BUILD)/tools/loom/loom
 
 run: build
@@ -35,7 +36,7 @@ test: build
 sanitize: setup
 	@if [ ! -f build-asan/build.ninja ]; then \
 	  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOOM_SANITIZE=ON >/dev/null; fi
-	@ninja -C build-asan -j $(JOBS) | grep -vE '^ninja: (no work to do|Entering directory)|Re-checking globbed directories' || true
+	@ninja -C build-asan -j $(JOBS) >build-asan/ninja.log 2>&1 || { cat build-asan/ninja.log; exit 1; }
 	@LOOM_TEST_GGUF=$$(scripts/models.sh gemma3-270m) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L 'unit|fuzz'
@@ -44,7 +45,7 @@ fuzz: setup
 	@if [ ! -f build-fuzz/build.ninja ]; then \
 	  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DLOOM_FUZZ=ON -DLOOM_BUILD_TESTS=OFF >/dev/null; fi
-	@ninja -C build-fuzz -j $(JOBS) | grep -vE '^ninja: (no work to do|Entering directory)|Re-checking globbed directories' || true
+	@ninja -C build-fuzz -j $(JOBS) >build-fuzz/ninja.log 2>&1 || { cat build-fuzz/ninja.log; exit 1; }
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 lint:
