@@ -30,4 +30,5 @@ for script in make_tiny_models make_text_goldens make_drafter_goldens make_media
   echo "fixtures: $script" >&2
   $py scripts/reference/$script.py
 done
+$py scripts/reference/make_quant_fixtures.py  # gguf-py quantize/dequantize: tests/fixtures/quant
 scripts/reference/manifest.sh write
