@@ -24,7 +24,11 @@ constexpr char kBenchUsage[] =
     "usage: loom bench MODE [ARGS]\n"
     "modes:\n"
     "  tokenizer -m MODEL FILE [--json] [--seconds S]\n"
-    "      encode (line by line and whole) and decode MB/s of FILE, single thread\n";
+    "      encode (line by line and whole) and decode MB/s of FILE, single thread\n"
+    "  roofline [-t THREADS] [--json]\n"
+    "      memory read bandwidth and f32 FMA peak of this machine\n"
+    "  kernels [-t THREADS] [--formats LIST|all] [--only PARTS] [--json]\n"
+    "      matrix products, attention and ops on the Gemma 4 12B shapes vs the roofline\n";
 
 constexpr char kTokenizerUsage[] =
     "usage: loom bench tokenizer -m MODEL FILE [--json] [--seconds S]\n"
@@ -158,6 +162,9 @@ int BenchTokenizer(int argc, char** argv) {
 
 }  // namespace
 
+int BenchRoofline(int argc, char** argv);  // bench_kernels.cc
+int BenchKernels(int argc, char** argv);   // bench_kernels.cc
+
 int BenchMain(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::fprintf(argc < 2 ? stderr : stdout, "%s", kBenchUsage);
@@ -165,6 +172,8 @@ int BenchMain(int argc, char** argv) {
   }
   const std::string mode = argv[1];
   if (mode == "tokenizer") return BenchTokenizer(argc - 1, argv + 1);
+  if (mode == "roofline") return BenchRoofline(argc - 1, argv + 1);
+  if (mode == "kernels") return BenchKernels(argc - 1, argv + 1);
   std::fprintf(stderr, "loom bench: unknown mode '%s'\n%s", mode.c_str(), kBenchUsage);
   return 2;
 }
