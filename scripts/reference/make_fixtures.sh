@@ -31,4 +31,5 @@ for script in make_tiny_models make_text_goldens make_drafter_goldens make_media
   $py scripts/reference/$script.py
 done
 $py scripts/reference/make_quant_fixtures.py  # gguf-py quantize/dequantize: tests/fixtures/quant
+scripts/reference/make_text_corpus.sh  # KJV Genesis 1-30: tests/fixtures/text
 scripts/reference/manifest.sh write
