@@ -64,8 +64,7 @@ class Model {
 
   // Runs the decoder over `batch`, storing each layer's K/V into `kv` and attending over it.
   // `pool` may be null. Errors: a token id outside the vocabulary, a full cache, bad sizes.
-  virtual Status Forward(const Batch& batch, KvStore* kv, ThreadPool* pool,
-                         ForwardOutput* out) = 0;
+  virtual Status Forward(const Batch& batch, KvStore* kv, ThreadPool* pool, ForwardOutput* out) = 0;
 };
 
 }  // namespace loom::model
