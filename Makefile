@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make run    install what is missing, build (Release), fetch the small default model, run
+#   make run    install what is missing, build (Release), fetch the small default model and
+#               generate from PROMPT with it
 #   make test   install, build, run every test (ctest: unit, fuzz-corpus replay, lint, pytest)
 # and the jobs behind CI:
 #   make sanitize   Debug build with ASan+UBSan, unit tests and fuzz corpora
@@ -26,8 +27,10 @@ build: setup
 	@ninja -C $(BUILD) -j $(JOBS) >$(BUILD)/ninja.log 2>&1 || { cat $(BUILD)/ninja.log; exit 1; }
 	@test -x $(BUILD)/tools/loom/loom
 
+PROMPT ?= The three most important inventions of the nineteenth century were
 run: build
-	@model=$$(scripts/models.sh gemma3-270m) && $(BUILD)/tools/loom/loom inspect "$$model"
+	@model=$$(scripts/models.sh gemma3-270m) && \
+	  $(BUILD)/tools/loom/loom run -m "$$model" -p "$(PROMPT)" -n 96 --temp 0 --repeat-penalty 1.1
 
 test: build
 	@LOOM_TEST_GGUF=$$(scripts/models.sh gemma3-270m) LOOM_BIN=$(CURDIR)/$(BUILD)/tools/loom/loom \

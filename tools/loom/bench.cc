@@ -21,7 +21,8 @@ namespace loom::tools {
 namespace {
 
 constexpr char kBenchUsage[] =
-    "usage: loom bench MODE [ARGS]\n"
+    "usage: loom bench -m MODEL [-p N] [-n N] [-t THREADS] [--json]   (a model's speed)\n"
+    "       loom bench MODE [ARGS]\n"
     "modes:\n"
     "  tokenizer -m MODEL FILE [--json] [--seconds S]\n"
     "      encode (line by line and whole) and decode MB/s of FILE, single thread\n"
@@ -162,8 +163,9 @@ int BenchTokenizer(int argc, char** argv) {
 
 }  // namespace
 
-int BenchRoofline(int argc, char** argv);  // bench_kernels.cc
-int BenchKernels(int argc, char** argv);   // bench_kernels.cc
+int BenchRoofline(int argc, char** argv);   // bench_kernels.cc
+int BenchKernels(int argc, char** argv);    // bench_kernels.cc
+int ModelBenchMain(int argc, char** argv);  // bench_model.cc
 
 int BenchMain(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
@@ -171,6 +173,8 @@ int BenchMain(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string mode = argv[1];
+  // `loom bench -m MODEL ...` (flags first) measures a model, like llama-bench.
+  if (mode.size() > 1 && mode[0] == '-') return ModelBenchMain(argc, argv);
   if (mode == "tokenizer") return BenchTokenizer(argc - 1, argv + 1);
   if (mode == "roofline") return BenchRoofline(argc - 1, argv + 1);
   if (mode == "kernels") return BenchKernels(argc - 1, argv + 1);

@@ -1,6 +1,7 @@
 #include "tools/loom/flags.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,18 @@ void FlagParser::AddString(std::string name, std::string* out) {
 
 void FlagParser::AddUint(std::string name, uint64_t* out, uint64_t min, uint64_t max) {
   flags_.push_back({std::move(name), Kind::kUint, out, min, max});
+}
+
+void FlagParser::AddDouble(std::string name, double* out, double min, double max, bool* set) {
+  Flag f{std::move(name), Kind::kDouble, out};
+  f.dmin = min;
+  f.dmax = max;
+  f.set = set;
+  flags_.push_back(std::move(f));
+}
+
+void FlagParser::AddStringList(std::string name, std::vector<std::string>* out) {
+  flags_.push_back({std::move(name), Kind::kStringList, out});
 }
 
 int FlagParser::Error(const std::string& message) const {
@@ -58,6 +71,26 @@ int FlagParser::Parse(int argc, char** argv, std::vector<std::string>* positiona
     }
     if (flag->kind == Kind::kString) {
       *static_cast<std::string*>(flag->out) = value;
+      continue;
+    }
+    if (flag->kind == Kind::kStringList) {
+      static_cast<std::vector<std::string>*>(flag->out)->push_back(value);
+      continue;
+    }
+    if (flag->kind == Kind::kDouble) {
+      char* end = nullptr;
+      errno = 0;
+      const double v = value.empty() ? 0 : std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v)) {
+        return Error(name + ": '" + value + "' is not a finite number");
+      }
+      if (v < flag->dmin || v > flag->dmax) {
+        char range[96];
+        std::snprintf(range, sizeof(range), "[%g, %g]", flag->dmin, flag->dmax);
+        return Error(name + ": value " + value + " is outside the range " + range);
+      }
+      *static_cast<double*>(flag->out) = v;
+      if (flag->set) *flag->set = true;
       continue;
     }
     // Unsigned integer: digits only (strtoull would accept "-1" and wrap it).

@@ -8,6 +8,9 @@ int InspectMain(int argc, char** argv);
 int TokenizeMain(int argc, char** argv);
 int DetokenizeMain(int argc, char** argv);
 int BenchMain(int argc, char** argv);
+int RunMain(int argc, char** argv);
+int PerplexityMain(int argc, char** argv);
+int ConvertMain(int argc, char** argv);
 }  // namespace loom::tools
 
 namespace {
@@ -22,9 +25,14 @@ void PrintUsage(FILE* out) {
                "  tokenize -m MODEL [--ids|--pieces] [--special] TEXT|-\n"
                "                                    the token ids of TEXT\n"
                "  detokenize -m MODEL IDS...        the text of token ids\n"
-               "  bench MODE ...                    benchmarks (modes: tokenizer)\n"
+               "  run -m MODEL -p PROMPT [-n N] ...  generate text (streamed to stdout)\n"
+               "  bench -m MODEL [-p N] [-n N]       prefill and decode speed of a model\n"
+               "  bench MODE ...                    component benchmarks (tokenizer, roofline,\n"
+               "                                    kernels)\n"
+               "  perplexity -m MODEL -f TEXT        perplexity as llama.cpp computes it\n"
+               "  convert ...                       HF checkpoint (or --random) to GGUF\n"
                "\n"
-               "coming with later issues: run, chat, serve, perplexity, convert, quantize\n");
+               "coming with later issues: chat, serve, quantize\n");
 }
 
 }  // namespace
@@ -39,6 +47,9 @@ int main(int argc, char** argv) {
   if (cmd == "tokenize") return loom::tools::TokenizeMain(argc - 1, argv + 1);
   if (cmd == "detokenize") return loom::tools::DetokenizeMain(argc - 1, argv + 1);
   if (cmd == "bench") return loom::tools::BenchMain(argc - 1, argv + 1);
+  if (cmd == "run") return loom::tools::RunMain(argc - 1, argv + 1);
+  if (cmd == "perplexity") return loom::tools::PerplexityMain(argc - 1, argv + 1);
+  if (cmd == "convert") return loom::tools::ConvertMain(argc - 1, argv + 1);
   std::fprintf(stderr, "loom: unknown command '%s'\n\n", cmd.c_str());
   PrintUsage(stderr);
   return 2;
