@@ -62,6 +62,8 @@ struct OutTensor {
   // Fills rows [r0, r1) (ne[0] floats each) into dst. Called from several threads at once on
   // disjoint ranges.
   std::function<Status(uint64_t r0, uint64_t r1, float* dst)> rows;
+  // > 0: only rows [0, period) are generated and converted; row r is a copy of row r % period.
+  uint64_t period = 0;
 
   uint64_t row_len() const { return ne.empty() ? 1 : ne[0]; }
   uint64_t num_rows() const {
@@ -225,7 +227,31 @@ Status WriteGguf(const std::string& out_path, const MetaWriter& meta,
     const uint64_t row_len = t.row_len(), n_rows = t.num_rows();
     const size_t row_bytes = tensor::RowBytes(t.type, static_cast<int64_t>(row_len));
     const uint64_t chunk = std::max<uint64_t>(1, kChunkFloats / std::max<uint64_t>(row_len, 1));
+    std::vector<uint8_t> tile;
+    if (t.period > 0 && t.period < n_rows) {
+      f32.resize(t.period * row_len);
+      tile.resize(t.period * row_bytes);
+      auto convert = [&](uint64_t b, uint64_t e) {
+        Status s = t.rows(b, e, f32.data() + b * row_len);
+        if (s.ok()) {
+          ConvertRows(t.type, f32.data() + b * row_len, tile.data() + b * row_bytes, e - b,
+                      row_len);
+        }
+        return s;
+      };
+      LOOM_RETURN_IF_ERROR(ParallelRows(options.pool, t.period, convert));
+    }
     for (uint64_t r0 = 0; r0 < n_rows; r0 += chunk) {
+      if (!tile.empty()) {
+        const uint64_t r1 = std::min(n_rows, r0 + chunk);
+        bytes.resize((r1 - r0) * row_bytes);
+        for (uint64_t r = r0; r < r1; ++r) {
+          std::memcpy(bytes.data() + (r - r0) * row_bytes, tile.data() + (r % t.period) * row_bytes,
+                      row_bytes);
+        }
+        LOOM_RETURN_IF_ERROR(out.Write(bytes.data(), bytes.size()));
+        continue;
+      }
       const uint64_t r1 = std::min(n_rows, r0 + chunk);
       f32.resize((r1 - r0) * row_len);
       bytes.resize((r1 - r0) * row_bytes);
@@ -725,6 +751,7 @@ Status ExportRandomGguf(const std::string& config_path, const std::string& out_p
     } else {
       stddev = 1.0f / std::sqrt(static_cast<float>(row_len));  // fan_in = the row length
     }
+    if (t.ne.size() >= 2) t.period = options.repeat_rows;
     t.rows = [key, row_len, mean, stddev](uint64_t r0, uint64_t r1, float* dst) {
       for (uint64_t r = r0; r < r1; ++r) {
         FillNormal(SplitMix(key + r), stddev, mean, dst + (r - r0) * row_len, row_len);

@@ -29,6 +29,9 @@ constexpr char kUsage[] =
     "  --random         random weights for --config (N(0, 1/fan_in) projections, norms ~1)\n"
     "  --config PATH    config.json (or its directory) of the random model\n"
     "  --seed S         random seed (default 0); the file depends only on the seed\n"
+    "  --repeat-rows N  (--random) every matrix repeats its first N random rows: a file for\n"
+    "                   speed and memory measurements written in the time it takes to write\n"
+    "                   it (default 0: every row drawn)\n"
     "  --tokenizer PATH tokenizer.json, an HF directory or a .gguf for the random model;\n"
     "                   default: a synthetic byte-fallback vocabulary of vocab_size tokens\n"
     "  --threads N      conversion threads (default: all cores)\n"
@@ -46,7 +49,7 @@ int ConvertMain(int argc, char** argv) {
   FlagParser flags("convert", kUsage);
   std::string model, out, type_name, config, tokenizer;
   bool random = false, quiet = false;
-  uint64_t seed = 0, threads = 0;
+  uint64_t seed = 0, threads = 0, repeat_rows = 0;
   flags.AddString("-m", &model);
   flags.AddString("--model", &model);
   flags.AddString("-o", &out);
@@ -56,6 +59,7 @@ int ConvertMain(int argc, char** argv) {
   flags.AddString("--config", &config);
   flags.AddString("--tokenizer", &tokenizer);
   flags.AddUint("--seed", &seed, 0, UINT64_MAX);
+  flags.AddUint("--repeat-rows", &repeat_rows, 0, 1 << 20);
   flags.AddUint("--threads", &threads, 0, 1024);
   flags.AddBool("--quiet", &quiet);
   std::vector<std::string> positional;
@@ -93,6 +97,7 @@ int ConvertMain(int argc, char** argv) {
     model::RandomExportOptions ro;
     ro.base = options;
     ro.seed = seed;
+    ro.repeat_rows = repeat_rows;
     ro.tokenizer = tokenizer;
     s = model::ExportRandomGguf(config, out, ro, &report);
   } else {
