@@ -67,9 +67,8 @@ Result<std::unique_ptr<KvCache>> KvCache::Create(const model::ModelConfig& confi
     return InvalidArgument("KV cache max_context ", options.max_context, ": expected 1 .. ",
                            model::kMaxContext);
   }
-  if (options.max_batch < 1 || options.max_batch > options.max_context) {
-    return InvalidArgument("KV cache max_batch ", options.max_batch,
-                           ": expected 1 .. max_context (", options.max_context, ")");
+  if (options.max_batch < 1) {
+    return InvalidArgument("KV cache max_batch ", options.max_batch, ": expected >= 1");
   }
   if (config.num_layers < 1 || config.num_layers > model::kMaxLayers ||
       static_cast<int64_t>(config.layer_types.size()) != config.num_layers ||
@@ -79,7 +78,10 @@ Result<std::unique_ptr<KvCache>> KvCache::Create(const model::ModelConfig& confi
     return InvalidArgument("KV cache: config has ", config.num_layers,
                            " layers but per-layer vectors of other lengths (or none)");
   }
-  std::unique_ptr<KvCache> cache(new KvCache(config, options));
+  KvCacheOptions o = options;
+  // No call can store more positions than the context holds.
+  o.max_batch = std::min(o.max_batch, o.max_context);
+  std::unique_ptr<KvCache> cache(new KvCache(config, o));
   LOOM_RETURN_IF_ERROR(cache->Reserve());
   return cache;
 }

@@ -27,7 +27,7 @@ struct KvCacheOptions {
   tensor::GgmlType type = tensor::GgmlType::kF16;  // F32, F16, BF16 or Q8_0
   int64_t max_context = 4096;                      // positions 0 .. max_context-1
   // The most tokens one Store call may hold (the prefill chunk); also the most positions
-  // Truncate may roll back once a sliding ring has wrapped.
+  // Truncate may roll back once a sliding ring has wrapped. Capped at max_context.
   int64_t max_batch = 512;
 };
 

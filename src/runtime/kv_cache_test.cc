@@ -224,6 +224,12 @@ TEST(KvCacheTest, Errors) {
   o.max_batch = 4;
   o.max_context = 0;
   EXPECT_FALSE(KvCache::Create(c, o).ok());
+  o.max_context = 10;
+  o.max_batch = 64;  // capped at max_context
+  auto capped = KvCache::Create(c, o);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ((*capped)->options().max_batch, 10);
+  EXPECT_EQ((*capped)->capacity(0), 10);
   auto c2 = TinyConfig();
   c2.head_dim = {48, 64, 48, 64};
   o.max_context = 10;

@@ -179,7 +179,7 @@ TEST(SamplerTest, TopPWideNucleusIsExact) {
   p.seed = 5;
   Sampler s(p, V);
   int64_t max_id = 0;
-  for (int i = 0; i < 3000; ++i) max_id = std::max<int64_t>(max_id, *s.Sample(l.data(), {}));
+  for (int i = 0; i < 300; ++i) max_id = std::max<int64_t>(max_id, *s.Sample(l.data(), {}));
   EXPECT_GT(max_id, 4000);  // ties: lower ids first, so the nucleus is ids 0..4499
   EXPECT_LT(max_id, 4500);
 }
