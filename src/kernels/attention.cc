@@ -567,8 +567,8 @@ void AttentionT(const AttentionParams& p, const float* q, int64_t num_queries, c
   };
 
   // As in MatMul: tiny attention (short contexts, small heads) is not worth a hand-off.
-  const bool tiny = kv.num_slots * static_cast<int64_t>(d) * num_queries * p.num_q_heads <
-                    (int64_t{1} << 16);
+  const bool tiny =
+      kv.num_slots * static_cast<int64_t>(d) * num_queries * p.num_q_heads < (int64_t{1} << 16);
   if (pool == nullptr || threads == 1 || items == 1 || tiny) {
     for (int64_t i = 0; i < items; ++i) run(i);
   } else {

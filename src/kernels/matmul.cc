@@ -33,8 +33,8 @@ void MatMul(const Matrix& w, const float* x, int64_t ldx, int64_t batch, float* 
   // Handing a few microseconds of work to another thread costs more than it saves (and on a
   // busy machine the worker may not even be running), so small products stay on this thread.
   constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
-  const bool serial = pool == nullptr || pool->num_threads() == 1 ||
-                      w.rows * w.cols * batch < kMinParallelMacs;
+  const bool serial =
+      pool == nullptr || pool->num_threads() == 1 || w.rows * w.cols * batch < kMinParallelMacs;
   const auto run = [&](const std::function<void(int64_t, int64_t)>& rows_fn) {
     if (serial) {
       rows_fn(0, w.rows);
