@@ -203,6 +203,33 @@ INSTANTIATE_TEST_SUITE_P(MatMul, MatMulTest,
                            return std::string(gguf::GetGgmlTypeInfo(param_info.param).name);
                          });
 
+// Rows long enough for the decode kernels' paired-row path (over 8192 columns; the shapes
+// above stop at 768), with an odd row count for the unpaired last row, for every format.
+TEST(MatMulTest, LongRowsMatchReference) {
+  std::mt19937 rng(42);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t cols = kDebug ? 8448 : 8192 + 768, rows = 3;
+  for (GgmlType type : tensor::WeightTypes()) {
+    SCOPED_TRACE(gguf::GetGgmlTypeInfo(type).name);
+    const std::vector<uint8_t> data =
+        RandomWeights(type, rows, cols, tensor::RowBytes(type, cols), rng);
+    const Matrix w = MakeMatrix(type, data.data(), rows, cols);
+    for (int64_t batch : {1, 2}) {
+      std::vector<float> x(cols * batch);
+      for (auto& v : x) v = dist(rng);
+      std::vector<float> want(rows * batch);
+      MatMulRef(w, x.data(), cols, batch, want.data(), rows);
+      for (int64_t t : AvailableTargets()) {
+        ScopedTarget st(t);
+        SCOPED_TRACE(testing::Message() << TargetName(t) << " batch=" << batch);
+        std::vector<float> got(rows * batch);
+        MatMul(w, x.data(), cols, batch, got.data(), rows, nullptr);
+        ASSERT_LT(RelError(type, w, x, cols, batch, got, want, rows), Tolerance(type));
+      }
+    }
+  }
+}
+
 TEST(MatMulTest, EmptyBatchAndRowsDoNothing) {
   std::vector<uint8_t> data(tensor::RowBytes(GgmlType::kQ4_K, 256) * 2);
   const Matrix w = MakeMatrix(GgmlType::kQ4_K, data.data(), 2, 256);
