@@ -29,6 +29,7 @@
 #include "model/gguf_export.h"
 #include "model/kv.h"
 #include "model/model.h"
+#include "model/test_kv_store.h"
 #include "model/weights.h"
 #include "tensor/fp16.h"
 
@@ -43,57 +44,7 @@ std::string GoldenFile(const std::string& name) {
   return Fixture("goldens/text/" + name + ".safetensors");
 }
 
-// A growing f32 cache: every position of every layer is kept (enough for the goldens; the
-// runtime's KvCache has the ring buffers and the narrower element types).
-class TestKv : public KvStore {
- public:
-  explicit TestKv(const ModelConfig& c) : layers_(static_cast<size_t>(c.num_layers)) {
-    for (size_t l = 0; l < layers_.size(); ++l) {
-      layers_[l].head_dim = c.head_dim[l];
-      layers_[l].width = c.num_kv_heads[l] * c.head_dim[l];
-    }
-  }
-
-  Status Store(int layer, int64_t n, const int32_t* pos, const int32_t* block, const float* k,
-               const float* v) override {
-    if (layer < 0 || static_cast<size_t>(layer) >= layers_.size()) {
-      return InvalidArgument("layer ", layer, " out of range");
-    }
-    Layer& L = layers_[static_cast<size_t>(layer)];
-    if (!L.pos.empty() && pos[0] <= L.pos.back()) {
-      return InvalidArgument("position ", pos[0], " not after ", L.pos.back());
-    }
-    L.k.insert(L.k.end(), k, k + n * L.width);
-    L.v.insert(L.v.end(), v, v + n * L.width);
-    for (int64_t i = 0; i < n; ++i) {
-      L.pos.push_back(pos[i]);
-      L.block.push_back(block != nullptr ? block[i] : -1);
-    }
-    return Status::Ok();
-  }
-
-  kernels::KvView View(int layer) const override {
-    const Layer& L = layers_[static_cast<size_t>(layer)];
-    kernels::KvView view;
-    view.type = tensor::GgmlType::kF32;
-    view.k = L.k.data();
-    view.v = L.v.data();
-    view.num_slots = static_cast<int64_t>(L.pos.size());
-    view.slot_stride = static_cast<size_t>(L.width) * sizeof(float);
-    view.head_stride = static_cast<size_t>(L.head_dim) * sizeof(float);
-    view.pos = L.pos.data();
-    view.block = L.block.data();
-    return view;
-  }
-
- private:
-  struct Layer {
-    int64_t head_dim = 0, width = 0;
-    std::vector<float> k, v;
-    std::vector<int32_t> pos, block;
-  };
-  std::vector<Layer> layers_;
-};
+using TestKv = TestKvStore;
 
 // The tensors of one golden file, as f32.
 class Golden {

@@ -15,6 +15,7 @@
 #include "formats/json.h"
 #include "formats/safetensors/safetensors.h"
 #include "model/model.h"
+#include "model/test_kv_store.h"
 #include "runtime/generation_config.h"
 #include "tensor/quant.h"
 
@@ -175,56 +176,7 @@ TEST_P(SessionGoldenTest, GreedyMatchesGolden) {
 INSTANTIATE_TEST_SUITE_P(Tiny, SessionGoldenTest, ::testing::Values("tiny-gemma4", "tiny-gemma3"));
 
 // A growing f32 cache keeping every position in order: the reference for KvCache.
-class PlainKv : public model::KvStore {
- public:
-  // `round`: K and V go through that element type and back (F32: kept as they are).
-  explicit PlainKv(const model::ModelConfig& c, GgmlType round = GgmlType::kF32)
-      : round_(round), layers_(static_cast<size_t>(c.num_layers)) {
-    for (size_t l = 0; l < layers_.size(); ++l) {
-      layers_[l].head_dim = c.head_dim[l];
-      layers_[l].width = c.num_kv_heads[l] * c.head_dim[l];
-    }
-  }
-  Status Store(int layer, int64_t n, const int32_t* pos, const int32_t*, const float* k,
-               const float* v) override {
-    Layer& L = layers_[static_cast<size_t>(layer)];
-    const size_t at = L.k.size();
-    L.k.insert(L.k.end(), k, k + n * L.width);
-    L.v.insert(L.v.end(), v, v + n * L.width);
-    L.pos.insert(L.pos.end(), pos, pos + n);
-    if (round_ != GgmlType::kF32) {
-      std::vector<uint8_t> q(tensor::RowBytes(round_, L.width));
-      for (float* x : {L.k.data() + at, L.v.data() + at}) {
-        for (int64_t i = 0; i < n; ++i) {
-          tensor::QuantizeRow(round_, x + i * L.width, q.data(), L.width);
-          tensor::DequantizeRow(round_, q.data(), x + i * L.width, L.width);
-        }
-      }
-    }
-    return Status::Ok();
-  }
-  kernels::KvView View(int layer) const override {
-    const Layer& L = layers_[static_cast<size_t>(layer)];
-    kernels::KvView view;
-    view.type = GgmlType::kF32;
-    view.k = L.k.data();
-    view.v = L.v.data();
-    view.num_slots = static_cast<int64_t>(L.pos.size());
-    view.slot_stride = static_cast<size_t>(L.width) * sizeof(float);
-    view.head_stride = static_cast<size_t>(L.head_dim) * sizeof(float);
-    view.pos = L.pos.data();
-    return view;
-  }
-
- private:
-  struct Layer {
-    int64_t head_dim = 0, width = 0;
-    std::vector<float> k, v;
-    std::vector<int32_t> pos;
-  };
-  GgmlType round_;
-  std::vector<Layer> layers_;
-};
+using PlainKv = model::TestKvStore;
 
 // Forward through KvCache equals forward through PlainKv holding the same rounded values in
 // position order, chunk by chunk with logits for every token. Without wrapping the slots are
