@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/timing.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/roofline.cc"
@@ -76,22 +77,6 @@ HWY_EXPORT(FmaChains);
 HWY_EXPORT(FloatLanes);
 
 namespace {
-using Clock = std::chrono::steady_clock;
-
-// Runs `pass` at least 3 times and for at least min_seconds; returns the fastest.
-template <typename F>
-double BestSeconds(double min_seconds, F&& pass) {
-  double best = 1e300, total = 0;
-  for (int i = 0; i < 3 || total < min_seconds; ++i) {
-    const auto t0 = Clock::now();
-    pass();
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    best = std::min(best, s);
-    total += s;
-  }
-  return best;
-}
-
 volatile float g_sink;  // keeps results alive
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/mapped_file.h"
+#include "base/timing.h"
 #include "formats/json.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/loom/flags.h"
@@ -42,20 +43,6 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
-}
-
-// Runs `pass` at least 3 times and for at least `min_seconds`; returns the fastest pass.
-template <typename F>
-double BestOf(double min_seconds, F&& pass) {
-  double best = 1e300, total = 0;
-  for (int i = 0; i < 3 || total < min_seconds; ++i) {
-    const auto t0 = Clock::now();
-    pass();
-    const double s = Seconds(t0, Clock::now());
-    best = std::min(best, s);
-    total += s;
-  }
-  return best;
 }
 
 int BenchTokenizer(int argc, char** argv) {
@@ -108,20 +95,20 @@ int BenchTokenizer(int argc, char** argv) {
   for (const auto& ids : line_ids) tokens += ids.size();
 
   std::vector<int32_t> scratch;
-  const double enc_lines_s = BestOf(static_cast<double>(seconds), [&] {
+  const double enc_lines_s = BestSeconds(static_cast<double>(seconds), [&] {
     for (auto line : lines) {
       scratch.clear();
       (void)tok->Encode(line, {}, &scratch);
     }
   });
   std::vector<int32_t> whole_ids;
-  const double enc_whole_s = BestOf(static_cast<double>(seconds), [&] {
+  const double enc_whole_s = BestSeconds(static_cast<double>(seconds), [&] {
     whole_ids.clear();
     (void)tok->Encode(*text, {}, &whole_ids);
   });
   std::string out;
   size_t decoded_bytes = 0;
-  const double dec_s = BestOf(static_cast<double>(seconds), [&] {
+  const double dec_s = BestSeconds(static_cast<double>(seconds), [&] {
     decoded_bytes = 0;
     for (const auto& ids : line_ids) {
       out.clear();

@@ -23,6 +23,7 @@
 
 #include "base/strings.h"
 #include "base/thread_pool.h"
+#include "base/timing.h"
 #include "formats/json.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
@@ -37,7 +38,6 @@ namespace loom::tools {
 namespace {
 
 using tensor::GgmlType;
-using Clock = std::chrono::steady_clock;
 
 constexpr char kRooflineUsage[] =
     "usage: loom bench roofline [-t THREADS] [--mib M] [--seconds S] [--json]\n"
@@ -56,19 +56,6 @@ constexpr char kKernelsUsage[] =
     "  --seconds  minimum time per measurement (default 0.5)\n"
     "  --mib      buffer size of the bandwidth measurement (default 1024)\n"
     "  --json     print the results as JSON\n";
-
-template <typename F>
-double BestSeconds(double min_seconds, F&& pass) {
-  double best = 1e300, total = 0;
-  for (int i = 0; i < 3 || total < min_seconds; ++i) {
-    const auto t0 = Clock::now();
-    pass();
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    best = std::min(best, s);
-    total += s;
-  }
-  return best;
-}
 
 struct Roofline {
   double bytes_per_s = 0;
