@@ -1,5 +1,5 @@
-// Timing for benchmarks: the best of repeated passes, so one interruption by another process
-// on a shared machine does not decide the figure.
+// Timing: a monotonic clock, and for benchmarks the best of repeated passes, so one
+// interruption by another process on a shared machine does not decide the figure.
 #ifndef LOOM_BASE_TIMING_H_
 #define LOOM_BASE_TIMING_H_
 
@@ -7,6 +7,11 @@
 #include <chrono>
 
 namespace loom {
+
+// Seconds on the monotonic clock (differences only).
+inline double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 // Runs `pass` at least 3 times and for at least `min_seconds` in total; returns the fastest
 // pass in seconds.
