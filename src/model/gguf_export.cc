@@ -16,6 +16,7 @@
 #include "base/strings.h"
 #include "formats/gguf/gguf.h"
 #include "formats/safetensors/safetensors.h"
+#include "io/path.h"
 #include "model/gguf_export_internal.h"
 #include "model/weight_plan.h"
 #include "tensor/fp16.h"
@@ -683,6 +684,162 @@ Status ExportHfToGguf(const std::string& hf_dir, const std::string& out_path,
                          " has no GGUF name (not part of a ", report->architecture,
                          " text decoder with this config)");
   }
+  return WriteGguf(out_path, meta, &tensors, options, report);
+}
+
+Status ExportHfMmproj(const std::string& hf_dir, const std::string& out_path,
+                      const ExportOptions& options, ExportReport* report) {
+  *report = ExportReport{};
+  const std::string config_path = PathJoin(hf_dir, "config.json");
+  LOOM_ASSIGN_OR_RETURN(ModelConfig c, LoadHfConfig(config_path));
+  if (!c.vision.present && !c.audio.present) {
+    return InvalidArgument(QuoteForMessage(config_path, 4096),
+                           ": the model has no vision or audio embedder to export");
+  }
+  LOOM_ASSIGN_OR_RETURN(safetensors::Checkpoint ckpt_value, safetensors::OpenCheckpoint(hf_dir));
+  auto ckpt = std::make_shared<safetensors::Checkpoint>(std::move(ckpt_value));
+  const GgmlType type = options.type;
+  MetaWriter meta;
+  meta.AddString("general.architecture", "clip");
+  meta.AddString("general.type", "mmproj");
+  meta.AddString("general.name", BaseName(hf_dir));
+  meta.AddUint32("general.file_type", FileType(type));
+  meta.AddBool("clip.has_vision_encoder", c.vision.present);
+  meta.AddBool("clip.has_audio_encoder", c.audio.present);
+  const uint32_t h = static_cast<uint32_t>(c.hidden_size);
+  if (c.vision.present) {
+    meta.AddString("clip.vision.projector_type", "gemma4uv");
+    meta.AddUint32("clip.vision.image_size", 224);  // unused by the encoder-free embedder
+    meta.AddUint32("clip.vision.patch_size", static_cast<uint32_t>(c.vision.patch_size));
+    meta.AddUint32("clip.vision.projector.scale_factor",
+                   static_cast<uint32_t>(c.vision.pooling_kernel_size));
+    meta.AddUint32("clip.vision.embedding_length", static_cast<uint32_t>(c.vision.mm_embed_dim));
+    meta.AddUint32("clip.vision.projection_dim", h);
+    meta.AddUint32("clip.vision.feed_forward_length", 0);
+    meta.AddUint32("clip.vision.block_count", 0);
+    meta.AddUint32("clip.vision.attention.head_count", 0);
+    meta.AddFloat32("clip.vision.attention.layer_norm_epsilon",
+                    static_cast<float>(c.vision.rms_norm_eps));
+    meta.AddFloat32Array("clip.vision.image_mean", {0.0f, 0.0f, 0.0f});
+    meta.AddFloat32Array("clip.vision.image_std", {1.0f, 1.0f, 1.0f});
+  }
+  if (c.audio.present) {
+    meta.AddString("clip.audio.projector_type", "gemma4ua");
+    meta.AddUint32("clip.audio.embedding_length", static_cast<uint32_t>(c.audio.samples_per_token));
+    meta.AddUint32("clip.audio.projection_dim", h);
+    meta.AddFloat32("clip.audio.attention.layer_norm_epsilon",
+                    static_cast<float>(c.audio.rms_norm_eps));
+  }
+  report->architecture = "clip";
+  std::vector<OutTensor> tensors;
+  Status missing = Status::Ok();
+  auto find = [&](const char* name) -> const safetensors::TensorInfo* {
+    const safetensors::TensorInfo* t = ckpt->Find(name);
+    if (t == nullptr && missing.ok()) {
+      missing = NotFound(QuoteForMessage(hf_dir, 4096), ": tensor ", QuoteForMessage(name),
+                         " is missing from the checkpoint");
+    }
+    return t;
+  };
+  // Copies rows as they are (the HF and ggml layouts agree).
+  auto plain = [&](const char* hf, std::string name, std::vector<uint64_t> ne, bool matrix) {
+    const safetensors::TensorInfo* src = find(hf);
+    if (src == nullptr) return;
+    uint64_t n = 1;
+    for (uint64_t d : ne) n *= d;
+    if (src->n_elements != n) {
+      missing = DataLoss("tensor ", QuoteForMessage(src->name), ": ", src->n_elements,
+                         " elements, expected ", n);
+      return;
+    }
+    OutTensor t;
+    t.name = std::move(name);
+    t.ne = std::move(ne);
+    t.type = matrix ? ExportTensorType(t.name, t.ne, type) : GgmlType::kF32;
+    const uint64_t row_len = t.row_len();
+    t.rows = [ckpt, src, row_len](uint64_t r0, uint64_t r1, float* dst) {
+      return ReadRowsF32(*src, row_len, r0, r1, 0.0f, dst);
+    };
+    tensors.push_back(std::move(t));
+  };
+  if (c.vision.present) {
+    const uint64_t m = static_cast<uint64_t>(c.vision.model_patch_size);
+    const uint64_t pd = static_cast<uint64_t>(c.vision.patch_dim);
+    const uint64_t e = static_cast<uint64_t>(c.vision.mm_embed_dim);
+    const uint64_t ps = static_cast<uint64_t>(c.vision.posemb_size);
+    // HWC -> CHW: element (c, y, x) of a CHW row comes from (y, x, c) of the HF row.
+    auto chw = [m](const float* hwc, uint64_t ch, uint64_t y, uint64_t x) {
+      return hwc[(y * m + x) * 3 + ch];
+    };
+    for (const char* leaf : {"weight", "bias"}) {
+      const safetensors::TensorInfo* src =
+          find(StrCat("model.vision_embedder.patch_ln1.", leaf).c_str());
+      if (src == nullptr) break;
+      OutTensor t;
+      t.name = StrCat("v.patch_norm.1.", leaf);
+      t.ne = {pd};
+      t.rows = [ckpt, src, pd, m, chw](uint64_t, uint64_t, float* dst) {
+        std::vector<float> hwc(pd);
+        LOOM_RETURN_IF_ERROR(ReadRowsF32(*src, pd, 0, 1, 0.0f, hwc.data()));
+        for (uint64_t ch = 0; ch < 3; ++ch) {
+          for (uint64_t y = 0; y < m; ++y) {
+            for (uint64_t x = 0; x < m; ++x) dst[(ch * m + y) * m + x] = chw(hwc.data(), ch, y, x);
+          }
+        }
+        return Status::Ok();
+      };
+      tensors.push_back(std::move(t));
+    }
+    if (const safetensors::TensorInfo* src = find("model.vision_embedder.patch_dense.weight")) {
+      OutTensor t;
+      t.name = "v.patch_embd.weight";
+      t.ne = {m, m, 3, e};
+      t.type = type == GgmlType::kF32 ? GgmlType::kF32 : GgmlType::kF16;
+      // Row r of the kernel is (output o, channel ch, y): m values over x.
+      t.rows = [ckpt, src, pd, m, chw](uint64_t r0, uint64_t r1, float* dst) {
+        std::vector<float> hwc(pd);
+        uint64_t loaded = ~uint64_t{0};
+        for (uint64_t r = r0; r < r1; ++r) {
+          const uint64_t o = r / (3 * m), ch = (r / m) % 3, y = r % m;
+          if (o != loaded) {
+            LOOM_RETURN_IF_ERROR(ReadRowsF32(*src, pd, o, o + 1, 0.0f, hwc.data()));
+            loaded = o;
+          }
+          for (uint64_t x = 0; x < m; ++x) dst[(r - r0) * m + x] = chw(hwc.data(), ch, y, x);
+        }
+        return Status::Ok();
+      };
+      tensors.push_back(std::move(t));
+    }
+    plain("model.vision_embedder.patch_dense.bias", "v.patch_embd.bias", {e}, false);
+    plain("model.vision_embedder.patch_ln2.weight", "v.patch_norm.2.weight", {e}, false);
+    plain("model.vision_embedder.patch_ln2.bias", "v.patch_norm.2.bias", {e}, false);
+    if (const safetensors::TensorInfo* src = find("model.vision_embedder.pos_embedding")) {
+      // HF [posemb][2][width] -> ggml [2][posemb][width]: row r = table * posemb + i.
+      OutTensor t;
+      t.name = "v.position_embd.weight";
+      t.ne = {e, ps, 2};
+      t.type = GgmlType::kF32;
+      t.rows = [ckpt, src, e, ps](uint64_t r0, uint64_t r1, float* dst) {
+        for (uint64_t r = r0; r < r1; ++r) {
+          const uint64_t table = r / ps, i = r % ps;
+          LOOM_RETURN_IF_ERROR(
+              ReadRowsF32(*src, e, i * 2 + table, i * 2 + table + 1, 0.0f, dst + (r - r0) * e));
+        }
+        return Status::Ok();
+      };
+      tensors.push_back(std::move(t));
+    }
+    plain("model.vision_embedder.pos_norm.weight", "v.patch_norm.3.weight", {e}, false);
+    plain("model.vision_embedder.pos_norm.bias", "v.patch_norm.3.bias", {e}, false);
+    plain("model.embed_vision.embedding_projection.weight", "mm.input_projection.weight", {e, h},
+          true);
+  }
+  if (c.audio.present) {
+    plain("model.embed_audio.embedding_projection.weight", "mm.a.input_projection.weight",
+          {static_cast<uint64_t>(c.audio.samples_per_token), h}, true);
+  }
+  LOOM_RETURN_IF_ERROR(missing);
   return WriteGguf(out_path, meta, &tensors, options, report);
 }
 

@@ -82,6 +82,15 @@ struct ExportReport {
 Status ExportHfToGguf(const std::string& hf_dir, const std::string& out_path,
                       const ExportOptions& options, ExportReport* report);
 
+// The vision/audio embedders of an HF Gemma 4 Unified directory -> a llama.cpp mmproj GGUF
+// (arch "clip", projectors gemma4uv / gemma4ua; tensor names and layouts of llama.cpp's
+// models/gemma4uv.cpp: v.patch_embd as a conv kernel ne [48, 48, 3, width] and
+// v.patch_norm.1 with the 6912 patch inputs in CHW order, v.position_embd ne [width, posemb,
+// 2], mm.input_projection, mm.a.input_projection). Vectors stay F32; v.patch_embd is F16 or
+// F32 (its 48-element rows have no quantized block format); the projections take `type`.
+Status ExportHfMmproj(const std::string& hf_dir, const std::string& out_path,
+                      const ExportOptions& options, ExportReport* report);
+
 struct RandomExportOptions {
   ExportOptions base;
   uint64_t seed = 0;

@@ -21,6 +21,7 @@ class LoadedModel final : public Model {
         format_(std::move(w.format)),
         text_bytes_(w.text_bytes),
         type_count_(std::move(w.type_count)),
+        media_(std::move(w.media)),
         decoder_(w.config, std::move(w.weights)) {}
 
   const ModelConfig& config() const override { return decoder_.config(); }
@@ -35,8 +36,14 @@ class LoadedModel final : public Model {
                   c.num_layers_of(AttentionType::kSliding), " sliding, ",
                   c.num_layers_of(AttentionType::kFull), " full), hidden ", c.hidden_size,
                   ", vocab ", c.vocab_size, "; text weights ", HumanBytes(text_bytes_), " (", types,
-                  ")");
+                  ")",
+                  media_ == nullptr                             ? ""
+                  : media_->has_vision() && media_->has_audio() ? "; vision + audio embedders"
+                  : media_->has_vision()                        ? "; vision embedder"
+                                                                : "; audio embedder");
   }
+
+  const MediaEmbedder* media() const override { return media_.get(); }
 
   Status Forward(const Batch& batch, KvStore* kv, ThreadPool* pool, ForwardOutput* out) override {
     return decoder_.Forward(batch, kv, pool, out);
@@ -47,6 +54,7 @@ class LoadedModel final : public Model {
   std::string format_;
   uint64_t text_bytes_;
   std::map<std::string, uint64_t> type_count_;
+  std::unique_ptr<MediaEmbedder> media_;
   Decoder decoder_;
 };
 
@@ -55,7 +63,6 @@ class LoadedModel final : public Model {
 Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOptions& options) {
   // The readers map files through MappedFile, which honours LOOM_NO_MMAP=1; the option has no
   // separate path into the format readers yet.
-  (void)options;
   LoadedWeights w;
   if (EndsWith(path, ".gguf")) {
     LOOM_ASSIGN_OR_RETURN(w, LoadGgufWeights(path));
@@ -69,6 +76,13 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOp
                            " or a .safetensors file with config.json beside it)");
   }
   LOOM_RETURN_IF_ERROR(CheckDecoderWeights(w.config, w.weights).WithContext(path));
+  if (!options.mmproj.empty()) {
+    if (w.media != nullptr) {
+      return InvalidArgument("--mmproj ", options.mmproj, ": ", path,
+                             " already has its media embedders");
+    }
+    LOOM_ASSIGN_OR_RETURN(w.media, LoadMmproj(options.mmproj, w.config));
+  }
   return std::unique_ptr<Model>(std::make_unique<LoadedModel>(std::move(w)));
 }
 

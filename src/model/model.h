@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "model/config.h"
+#include "model/embedder.h"
 #include "model/kv.h"
 
 namespace loom::model {
@@ -20,6 +21,9 @@ namespace loom::model {
 struct LoadOptions {
   // Read files with pread into memory instead of mapping them (also LOOM_NO_MMAP=1).
   bool no_mmap = false;
+  // A llama.cpp mmproj GGUF with the vision/audio embedders of a GGUF text model (an HF
+  // checkpoint carries them itself).
+  std::string mmproj;
 };
 
 // The tokens of one forward call: n tokens of one sequence at consecutive or arbitrary
@@ -28,10 +32,11 @@ struct Batch {
   const int32_t* tokens = nullptr;
   const int32_t* positions = nullptr;
   int64_t n = 0;
-  // Vision block id per token (-1: none); null when the batch has no media (later issues).
+  // Vision block id per token (-1: none); null when the batch has no media. Tokens of one block
+  // see each other both ways on sliding layers (SPEC §2.6); ids must be unique in a sequence.
   const int32_t* blocks = nullptr;
   // Embeddings that replace the looked-up (and scaled) embedding of some tokens (multimodal
-  // soft tokens, later issues): embeddings + i * hidden_size is used where replace[i] != 0.
+  // soft tokens): embeddings + i * hidden_size is used where replace[i] != 0.
   const float* embeddings = nullptr;
   const uint8_t* replace = nullptr;
 };
@@ -61,6 +66,8 @@ class Model {
   virtual const ModelConfig& config() const = 0;
   // A one-line summary: architecture, layers, weight types and bytes.
   virtual std::string Describe() const = 0;
+  // The media embedders (null: a text-only model, or a GGUF loaded without its mmproj).
+  virtual const MediaEmbedder* media() const = 0;
 
   // Runs the decoder over `batch`, storing each layer's K/V into `kv` and attending over it.
   // `pool` may be null. Errors: a token id outside the vocabulary, a full cache, bad sizes.

@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "model/config.h"
 #include "model/decoder.h"
+#include "model/embedder.h"
 #include "tensor/quant.h"
 
 namespace loom::model {
@@ -23,10 +24,15 @@ struct LoadedWeights {
   std::string format;                          // "safetensors" or "gguf"
   uint64_t text_bytes = 0;                     // bytes of the bound text tensors
   std::map<std::string, uint64_t> type_count;  // tensors bound per type name ("BF16", "Q4_K")
+  // The vision/audio embedders when the checkpoint has them (HF: in the same files).
+  std::unique_ptr<MediaEmbedder> media;
 };
 
 Result<LoadedWeights> LoadHfWeights(const std::string& path);
 Result<LoadedWeights> LoadGgufWeights(const std::string& path);
+// A llama.cpp mmproj file (arch "clip", projector gemma4uv and/or gemma4ua) for a text model
+// of `text` config.
+Result<std::unique_ptr<MediaEmbedder>> LoadMmproj(const std::string& path, const ModelConfig& text);
 
 namespace internal {
 

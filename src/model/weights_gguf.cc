@@ -31,14 +31,7 @@ class GgufBinder {
     const gguf::TensorInfo* t;
     LOOM_RETURN_IF_ERROR(
         Find(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}, &t));
-    if (!tensor::IsWeightType(t->type)) {
-      return Unimplemented(what_, ": tensor ", QuoteForMessage(name), " has type ",
-                           gguf::GetGgmlTypeInfo(t->type).name,
-                           ", which loom's matrix kernels do not read");
-    }
-    LOOM_RETURN_IF_ERROR(tensor::CheckRow(t->type, cols, name.c_str()));
-    *m = kernels::MakeMatrix(t->type, file_.TensorData(*t).data(), rows, cols);
-    return Status::Ok();
+    return BindMatrix(name, *t, rows, cols, m);
   }
 
   Status Vector(const std::string& name, int64_t n, bool norm, std::vector<float>* out) {
@@ -50,6 +43,16 @@ class GgufBinder {
   }
 
   bool Has(const std::string& name) const { return file_.FindTensor(name) != nullptr; }
+
+  // A [rows][cols] matrix stored under another ggml shape with the same contiguous rows (e.g.
+  // the mmproj's patch_embd, a conv kernel ne [48, 48, 3, rows]).
+  Status MatrixAs(const std::string& name, const std::vector<uint64_t>& ne, int64_t rows,
+                  int64_t cols, kernels::Matrix* m) {
+    const gguf::TensorInfo* t = file_.FindTensor(name);
+    if (t != nullptr && t->n_dims != ne.size()) return Matrix(name, rows, cols, m);
+    LOOM_RETURN_IF_ERROR(Find(name, ne, &t));
+    return BindMatrix(name, *t, rows, cols, m);
+  }
 
   // Every tensor of the file must have been bound or be one of `ignored`.
   Status CheckNoExtra(const std::set<std::string>& ignored) const {
@@ -66,6 +69,18 @@ class GgufBinder {
   const std::map<std::string, uint64_t>& type_count() const { return type_count_; }
 
  private:
+  Status BindMatrix(const std::string& name, const gguf::TensorInfo& t, int64_t rows, int64_t cols,
+                    kernels::Matrix* m) {
+    if (!tensor::IsWeightType(t.type)) {
+      return Unimplemented(what_, ": tensor ", QuoteForMessage(name), " has type ",
+                           gguf::GetGgmlTypeInfo(t.type).name,
+                           ", which loom's matrix kernels do not read");
+    }
+    LOOM_RETURN_IF_ERROR(tensor::CheckRow(t.type, cols, name.c_str()));
+    *m = kernels::MakeMatrix(t.type, file_.TensorData(t).data(), rows, cols);
+    return Status::Ok();
+  }
+
   static std::string NeString(const gguf::TensorInfo& t) {
     std::string s = "ne [";
     for (uint32_t i = 0; i < t.n_dims; ++i) s += StrCat(i ? ", " : "", t.ne[i]);
@@ -151,6 +166,45 @@ Status BindGguf(const ModelConfig& c, GgufBinder* b, DecoderWeights* w) {
   return b->CheckNoExtra({"rope_freqs.weight"});
 }
 
+// llama.cpp's mmproj layout (clip.cpp, models/gemma4uv.cpp): patch inputs in CHW order, the
+// position tables as [2][posemb][width] (all x rows, then all y rows).
+Status BindMmproj(const ModelConfig& c, GgufBinder* b, std::unique_ptr<VisionEmbedderWeights>* vo,
+                  std::unique_ptr<AudioEmbedderWeights>* ao) {
+  const int64_t h = c.hidden_size;
+  if (c.vision.present) {
+    auto v = std::make_unique<VisionEmbedderWeights>();
+    const int64_t pd = c.vision.patch_dim;
+    const int64_t e = c.vision.mm_embed_dim;
+    const int64_t ps = c.vision.posemb_size;
+    const uint64_t m = static_cast<uint64_t>(c.vision.model_patch_size);
+    v->chw = true;
+    LOOM_RETURN_IF_ERROR(b->Vector("v.patch_norm.1.weight", pd, false, &v->ln1_w));
+    LOOM_RETURN_IF_ERROR(b->Vector("v.patch_norm.1.bias", pd, false, &v->ln1_b));
+    LOOM_RETURN_IF_ERROR(b->MatrixAs("v.patch_embd.weight", {m, m, 3, static_cast<uint64_t>(e)}, e,
+                                     pd, &v->patch_dense));
+    LOOM_RETURN_IF_ERROR(b->Vector("v.patch_embd.bias", e, false, &v->patch_bias));
+    LOOM_RETURN_IF_ERROR(b->Vector("v.patch_norm.2.weight", e, false, &v->ln2_w));
+    LOOM_RETURN_IF_ERROR(b->Vector("v.patch_norm.2.bias", e, false, &v->ln2_b));
+    LOOM_RETURN_IF_ERROR(b->MatrixAs("v.position_embd.weight",
+                                     {static_cast<uint64_t>(e), static_cast<uint64_t>(ps), 2},
+                                     2 * ps, e, &v->pos_table));
+    v->pos_stride = 1;
+    v->pos_x_offset = 0;
+    v->pos_y_offset = ps;
+    LOOM_RETURN_IF_ERROR(b->Vector("v.patch_norm.3.weight", e, false, &v->pos_norm_w));
+    LOOM_RETURN_IF_ERROR(b->Vector("v.patch_norm.3.bias", e, false, &v->pos_norm_b));
+    LOOM_RETURN_IF_ERROR(b->Matrix("mm.input_projection.weight", h, e, &v->projection));
+    *vo = std::move(v);
+  }
+  if (c.audio.present) {
+    auto a = std::make_unique<AudioEmbedderWeights>();
+    LOOM_RETURN_IF_ERROR(
+        b->Matrix("mm.a.input_projection.weight", h, c.audio.samples_per_token, &a->projection));
+    *ao = std::move(a);
+  }
+  return b->CheckNoExtra({});
+}
+
 }  // namespace
 
 Result<LoadedWeights> LoadGgufWeights(const std::string& path) {
@@ -171,6 +225,34 @@ Result<LoadedWeights> LoadGgufWeights(const std::string& path) {
   out.text_bytes = binder.bytes();
   out.type_count = binder.type_count();
   return out;
+}
+
+Result<std::unique_ptr<MediaEmbedder>> LoadMmproj(const std::string& path,
+                                                  const ModelConfig& text) {
+  LOOM_ASSIGN_OR_RETURN(gguf::File file, gguf::Open(path));
+  auto owned = std::make_shared<gguf::File>(std::move(file));
+  ModelConfig c;
+  {
+    Result<ModelConfig> config = ConfigFromGguf(*owned);
+    if (!config.ok()) return config.status().WithContext(path);
+    c = std::move(config).value();
+  }
+  if (c.num_layers != 0 || (!c.vision.present && !c.audio.present)) {
+    return InvalidArgument(path, ": not a multimodal projector (general.architecture ",
+                           QuoteForMessage(c.architecture), "; expected \"clip\" with a gemma4uv",
+                           " or gemma4ua projector)");
+  }
+  LOOM_RETURN_IF_ERROR(c.Validate().WithContext(path));
+  if (c.hidden_size != text.hidden_size) {
+    return InvalidArgument(path, ": the projector maps into width ", c.hidden_size,
+                           " (clip.vision.projection_dim) but the model's hidden size is ",
+                           text.hidden_size);
+  }
+  GgufBinder binder(c, *owned, path);
+  std::unique_ptr<VisionEmbedderWeights> v;
+  std::unique_ptr<AudioEmbedderWeights> a;
+  LOOM_RETURN_IF_ERROR(BindMmproj(c, &binder, &v, &a));
+  return std::make_unique<MediaEmbedder>(c, owned, std::move(v), std::move(a), path);
 }
 
 }  // namespace loom::model

@@ -201,6 +201,123 @@ Status BindHf(const ModelConfig& c, HfBinder* b, DecoderWeights* w) {
   return Status::Ok();
 }
 
+// The embedders' tensors. Checkpoints use the converter's names (SPEC §3.5); a checkpoint saved
+// from transformers' module tree uses the second spelling.
+struct MediaName {
+  const char* name;
+  const char* alt;
+};
+
+const safetensors::TensorInfo* FindMedia(const safetensors::Checkpoint& ckpt, MediaName n) {
+  const safetensors::TensorInfo* t = ckpt.Find(n.name);
+  return t != nullptr ? t : ckpt.Find(n.alt);
+}
+
+Status MediaTensor(const safetensors::Checkpoint& ckpt, const std::string& what, MediaName n,
+                   const std::vector<uint64_t>& shape, const safetensors::TensorInfo** out) {
+  const safetensors::TensorInfo* t = FindMedia(ckpt, n);
+  if (t == nullptr) {
+    return NotFound(what, ": tensor ", QuoteForMessage(n.name), " ", ShapeString(shape),
+                    " is missing (the config declares this modality)");
+  }
+  if (t->shape != shape) {
+    return InvalidArgument(what, ": tensor ", QuoteForMessage(t->name), " has shape ",
+                           ShapeString(t->shape), " but the config implies ", ShapeString(shape));
+  }
+  if (!FloatType(t->dtype)) {
+    return Unimplemented(what, ": tensor ", QuoteForMessage(t->name), " has dtype ",
+                         safetensors::DTypeName(t->dtype), "; supported: F32, F16, BF16");
+  }
+  *out = t;
+  return Status::Ok();
+}
+
+Status MediaMatrix(const safetensors::Checkpoint& ckpt, const std::string& what, MediaName n,
+                   uint64_t rows, uint64_t cols, kernels::Matrix* m) {
+  const safetensors::TensorInfo* t;
+  LOOM_RETURN_IF_ERROR(MediaTensor(ckpt, what, n, {rows, cols}, &t));
+  *m = kernels::MakeMatrix(*FloatType(t->dtype), t->data.data(), static_cast<int64_t>(rows),
+                           static_cast<int64_t>(cols));
+  return Status::Ok();
+}
+
+Status MediaVector(const safetensors::Checkpoint& ckpt, const std::string& what, MediaName n,
+                   uint64_t len, std::vector<float>* out) {
+  const safetensors::TensorInfo* t;
+  LOOM_RETURN_IF_ERROR(MediaTensor(ckpt, what, n, {len}, &t));
+  return internal::VectorToF32(*FloatType(t->dtype), t->data.data(), static_cast<int64_t>(len),
+                               false, t->name, out)
+      .WithContext(what);
+}
+
+Result<std::unique_ptr<MediaEmbedder>> BindHfMedia(
+    const ModelConfig& c, const std::shared_ptr<safetensors::Checkpoint>& ckpt,
+    const std::string& what) {
+  const safetensors::Checkpoint& k = *ckpt;
+  std::unique_ptr<VisionEmbedderWeights> v;
+  std::unique_ptr<AudioEmbedderWeights> a;
+  const uint64_t h = static_cast<uint64_t>(c.hidden_size);
+  if (c.vision.present) {
+    v = std::make_unique<VisionEmbedderWeights>();
+    const uint64_t pd = static_cast<uint64_t>(c.vision.patch_dim);
+    const uint64_t e = static_cast<uint64_t>(c.vision.mm_embed_dim);
+    const uint64_t ps = static_cast<uint64_t>(c.vision.posemb_size);
+    auto vn = [](const char* leaf, const char* alt) { return MediaName{leaf, alt}; };
+    LOOM_RETURN_IF_ERROR(MediaVector(
+        k, what,
+        vn("model.vision_embedder.patch_ln1.weight", "model.embed_vision.patch_ln1.weight"), pd,
+        &v->ln1_w));
+    LOOM_RETURN_IF_ERROR(MediaVector(
+        k, what, vn("model.vision_embedder.patch_ln1.bias", "model.embed_vision.patch_ln1.bias"),
+        pd, &v->ln1_b));
+    LOOM_RETURN_IF_ERROR(MediaMatrix(
+        k, what,
+        vn("model.vision_embedder.patch_dense.weight", "model.embed_vision.patch_dense.weight"), e,
+        pd, &v->patch_dense));
+    LOOM_RETURN_IF_ERROR(MediaVector(
+        k, what,
+        vn("model.vision_embedder.patch_dense.bias", "model.embed_vision.patch_dense.bias"), e,
+        &v->patch_bias));
+    LOOM_RETURN_IF_ERROR(MediaVector(
+        k, what,
+        vn("model.vision_embedder.patch_ln2.weight", "model.embed_vision.patch_ln2.weight"), e,
+        &v->ln2_w));
+    LOOM_RETURN_IF_ERROR(MediaVector(
+        k, what, vn("model.vision_embedder.patch_ln2.bias", "model.embed_vision.patch_ln2.bias"), e,
+        &v->ln2_b));
+    const safetensors::TensorInfo* pos;
+    LOOM_RETURN_IF_ERROR(MediaTensor(
+        k, what, vn("model.vision_embedder.pos_embedding", "model.embed_vision.pos_embedding"),
+        {ps, 2, e}, &pos));
+    v->pos_table = kernels::MakeMatrix(*FloatType(pos->dtype), pos->data.data(),
+                                       static_cast<int64_t>(ps * 2), static_cast<int64_t>(e));
+    v->pos_stride = 2;
+    v->pos_x_offset = 0;
+    v->pos_y_offset = 1;
+    LOOM_RETURN_IF_ERROR(MediaVector(
+        k, what, vn("model.vision_embedder.pos_norm.weight", "model.embed_vision.pos_norm.weight"),
+        e, &v->pos_norm_w));
+    LOOM_RETURN_IF_ERROR(MediaVector(
+        k, what, vn("model.vision_embedder.pos_norm.bias", "model.embed_vision.pos_norm.bias"), e,
+        &v->pos_norm_b));
+    LOOM_RETURN_IF_ERROR(
+        MediaMatrix(k, what,
+                    vn("model.embed_vision.embedding_projection.weight",
+                       "model.embed_vision.multimodal_embedder.embedding_projection.weight"),
+                    h, e, &v->projection));
+  }
+  if (c.audio.present) {
+    a = std::make_unique<AudioEmbedderWeights>();
+    LOOM_RETURN_IF_ERROR(
+        MediaMatrix(k, what,
+                    {"model.embed_audio.embedding_projection.weight",
+                     "model.embed_audio.multimodal_embedder.embedding_projection.weight"},
+                    h, static_cast<uint64_t>(c.audio.samples_per_token), &a->projection));
+  }
+  if (v == nullptr && a == nullptr) return std::unique_ptr<MediaEmbedder>();
+  return std::make_unique<MediaEmbedder>(c, ckpt, std::move(v), std::move(a), what);
+}
+
 }  // namespace
 
 Result<LoadedWeights> LoadHfWeights(const std::string& path) {
@@ -219,6 +336,7 @@ Result<LoadedWeights> LoadHfWeights(const std::string& path) {
   HfBinder binder(out.config, *owned, path);
   LOOM_RETURN_IF_ERROR(binder.CheckTensorSet());
   LOOM_RETURN_IF_ERROR(BindHf(out.config, &binder, &out.weights));
+  LOOM_ASSIGN_OR_RETURN(out.media, BindHfMedia(out.config, owned, path));
   out.owner = owned;
   out.format = "safetensors";
   out.text_bytes = binder.bytes();
