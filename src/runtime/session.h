@@ -26,6 +26,16 @@ struct SessionOptions {
   int64_t max_new_tokens = -1;         // -1: until EOS or a full context
 };
 
+// A prompt with media soft tokens (SPEC §3.4, §4.3, §5): every token has an id; a soft token's
+// embedding is replaced by a row of `embeddings`, and tokens of one image or video frame share
+// a vision block. Empty `replace` and `blocks` make a plain text prompt.
+struct PromptInput {
+  std::vector<int32_t> tokens;
+  std::vector<uint8_t> replace;   // empty, or one per token: 1 = use embeddings[i]
+  std::vector<float> embeddings;  // [tokens][hidden] when replace is set (other rows unused)
+  std::vector<int32_t> blocks;    // empty, or one per token: block id (any value), -1 = none
+};
+
 enum class StopReason { kNone = 0, kEos, kMaxTokens, kContextFull };
 const char* StopReasonName(StopReason r);
 
@@ -57,6 +67,10 @@ class Session {
   // of the last one. Errors: no tokens, more tokens than fit in max_context (naming both), a
   // token outside the vocabulary, a forward error (the cache is then rolled back).
   Status Prefill(std::span<const int32_t> tokens);
+  // The same with media: soft-token embeddings scattered in, each vision block kept whole in one
+  // forward (a block longer than kv.max_batch is an error naming both). Errors as above, and
+  // sizes of replace/embeddings/blocks that do not match the tokens.
+  Status Prefill(const PromptInput& prompt);
   // Samples the next token (forwarding the previously sampled one first). Errors: no Prefill
   // yet, generation already stopped, a forward or sampling error.
   Result<StepResult> Step();
@@ -85,6 +99,8 @@ class Session {
   Session(model::Model* model, const SessionOptions& options, ThreadPool* pool);
   // Forwards tokens_[kv_->length() .. tokens_.size()) in chunks; logits of the last one.
   Status ForwardPending(bool count_as_prefill);
+  Status CheckPrompt(std::span<const int32_t> tokens) const;
+  void ClearPendingMedia();
 
   model::Model* model_;
   SessionOptions options_;
@@ -93,6 +109,15 @@ class Session {
   std::unique_ptr<Sampler> sampler_;
   std::vector<int32_t> tokens_;
   std::vector<int32_t> positions_;  // scratch
+  // Media of the tokens not yet forwarded, from tokens_ index pending_base_ on; empty when the
+  // pending tokens are text.
+  int64_t pending_base_ = 0;
+  std::vector<uint8_t> pending_replace_;
+  std::vector<float> pending_embeddings_;
+  std::vector<int32_t> pending_blocks_;
+  // One per token of tokens_: 1 where the embedding came from media (such a token cannot be
+  // re-forwarded after a rollback).
+  std::vector<uint8_t> is_media_;
   std::vector<float> logits_;
   bool have_logits_ = false;  // logits_ belong to tokens_.back()
   int64_t generated_ = 0;

@@ -301,7 +301,7 @@ TEST(SessionTest, EosAndErrors) {
   EXPECT_TRUE(s->Step().ok());
 
   auto e = Session::Create(model.get(), o, nullptr).value();
-  Status st = e->Prefill({});
+  Status st = e->Prefill(std::span<const int32_t>());
   EXPECT_NE(st.message().find("empty prompt"), std::string::npos) << st.message();
   EXPECT_FALSE(e->Step().ok());  // no prefill
   o.kv.max_context = 20;
