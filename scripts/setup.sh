@@ -10,6 +10,8 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwy-dev nlohmann-json3-dev libcpp-httplib-dev libsimdjson-dev
   clang clang-format libclang-rt-14-dev
+  pkg-config libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev libexif-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   python3-venv
 )
 
