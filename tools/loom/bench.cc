@@ -30,7 +30,9 @@ constexpr char kBenchUsage[] =
     "  roofline [-t THREADS] [--json]\n"
     "      memory read bandwidth and f32 FMA peak of this machine\n"
     "  kernels [-t THREADS] [--formats LIST|all] [--only PARTS] [--json]\n"
-    "      matrix products, attention and ops on the Gemma 4 12B shapes vs the roofline\n";
+    "      matrix products, attention and ops on the Gemma 4 12B shapes vs the roofline\n"
+    "  media --config CONFIG.json [--image FILE] [--audio FILE] [-m MODEL] [--json]\n"
+    "      media decode + preprocessing + embedding, next to the prefill of its soft tokens\n";
 
 constexpr char kTokenizerUsage[] =
     "usage: loom bench tokenizer -m MODEL FILE [--json] [--seconds S]\n"
@@ -153,6 +155,7 @@ int BenchTokenizer(int argc, char** argv) {
 int BenchRoofline(int argc, char** argv);   // bench_kernels.cc
 int BenchKernels(int argc, char** argv);    // bench_kernels.cc
 int ModelBenchMain(int argc, char** argv);  // bench_model.cc
+int BenchMedia(int argc, char** argv);      // bench_media.cc
 
 int BenchMain(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
@@ -165,6 +168,7 @@ int BenchMain(int argc, char** argv) {
   if (mode == "tokenizer") return BenchTokenizer(argc - 1, argv + 1);
   if (mode == "roofline") return BenchRoofline(argc - 1, argv + 1);
   if (mode == "kernels") return BenchKernels(argc - 1, argv + 1);
+  if (mode == "media") return BenchMedia(argc - 1, argv + 1);
   std::fprintf(stderr, "loom bench: unknown mode '%s'\n%s", mode.c_str(), kBenchUsage);
   return 2;
 }

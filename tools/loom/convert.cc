@@ -18,7 +18,8 @@ namespace loom::tools {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: loom convert -m HF_DIR -o OUT.gguf --type TYPE [--threads N] [--quiet]\n"
+    "usage: loom convert -m HF_DIR -o OUT.gguf --type TYPE [--mmproj MMPROJ.gguf] [--threads N]\n"
+    "                    [--quiet]\n"
     "       loom convert --random --config CONFIG.json -o OUT.gguf --type TYPE [--seed S]\n"
     "                    [--tokenizer PATH] [--threads N] [--quiet]\n"
     "  -m HF_DIR        an HF model directory (config.json, *.safetensors, tokenizer.json)\n"
@@ -26,6 +27,8 @@ constexpr char kUsage[] =
     "  --type TYPE      F32, F16, BF16, Q8_0, Q4_K or Q6_K; norms and 1-D tensors stay F32,\n"
     "                   rows that do not fit the block fall back to Q8_0, then F16; with Q4_K\n"
     "                   token_embd is Q6_K\n"
+    "  --mmproj PATH    also write the vision/audio embedders of a Gemma 4 Unified model as a\n"
+    "                   llama.cpp mmproj file (projectors gemma4uv/gemma4ua)\n"
     "  --random         random weights for --config (N(0, 1/fan_in) projections, norms ~1)\n"
     "  --config PATH    config.json (or its directory) of the random model\n"
     "  --seed S         random seed (default 0); the file depends only on the seed\n"
@@ -47,7 +50,7 @@ int Fail(const Status& s) {
 
 int ConvertMain(int argc, char** argv) {
   FlagParser flags("convert", kUsage);
-  std::string model, out, type_name, config, tokenizer;
+  std::string model, out, type_name, config, tokenizer, mmproj;
   bool random = false, quiet = false;
   uint64_t seed = 0, threads = 0, repeat_rows = 0;
   flags.AddString("-m", &model);
@@ -58,6 +61,7 @@ int ConvertMain(int argc, char** argv) {
   flags.AddBool("--random", &random);
   flags.AddString("--config", &config);
   flags.AddString("--tokenizer", &tokenizer);
+  flags.AddString("--mmproj", &mmproj);
   flags.AddUint("--seed", &seed, 0, UINT64_MAX);
   flags.AddUint("--repeat-rows", &repeat_rows, 0, 1 << 20);
   flags.AddUint("--threads", &threads, 0, 1024);
@@ -73,6 +77,7 @@ int ConvertMain(int argc, char** argv) {
   if (type_name.empty()) return usage_error("--type is required");
   if (random && config.empty()) return usage_error("--random needs --config CONFIG.json");
   if (random && !model.empty()) return usage_error("--random and -m exclude each other");
+  if (random && !mmproj.empty()) return usage_error("--mmproj goes with -m HF_DIR");
   if (!random && model.empty()) return usage_error("-m HF_DIR is required (or --random)");
   if (!random && (!config.empty() || !tokenizer.empty())) {
     return usage_error("--config and --tokenizer go with --random");
@@ -104,11 +109,18 @@ int ConvertMain(int argc, char** argv) {
     s = model::ExportHfToGguf(model, out, options, &report);
   }
   if (!s.ok()) return Fail(s);
+  if (!mmproj.empty()) {
+    model::ExportReport mr;
+    s = model::ExportHfMmproj(model, mmproj, options, &mr);
+    if (!s.ok()) return Fail(s);
+    std::printf("wrote %s: arch clip, %llu tensors, %s\n", mmproj.c_str(),
+                static_cast<unsigned long long>(mr.tensors), HumanBytes(mr.file_bytes).c_str());
+  }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (const std::string& n : report.notes) std::printf("note: %s\n", n.c_str());
   if (!report.skipped.empty()) {
-    std::printf("skipped %zu multimodal/duplicate tensors (mmproj is a later issue): %s%s\n",
+    std::printf("skipped %zu multimodal/duplicate tensors (--mmproj writes the embedders): %s%s\n",
                 report.skipped.size(), report.skipped[0].c_str(),
                 report.skipped.size() > 1 ? ", ..." : "");
   }

@@ -30,10 +30,12 @@ bool HasChatTemplate(const std::string& path) {
 
 }  // namespace
 
-Result<Engine> LoadEngine(const std::string& path) {
+Result<Engine> LoadEngine(const std::string& path, const std::string& mmproj) {
   Engine e;
   const auto t0 = std::chrono::steady_clock::now();
-  LOOM_ASSIGN_OR_RETURN(e.model, model::Model::Load(path));
+  model::LoadOptions lo;
+  lo.mmproj = mmproj;
+  LOOM_ASSIGN_OR_RETURN(e.model, model::Model::Load(path, lo));
   const std::string tok_path =
       EndsWith(path, ".safetensors") ? DirName(path) : path;  // HF: the directory
   LOOM_ASSIGN_OR_RETURN(auto tok, tokenizer::Tokenizer::Load(tok_path));
@@ -79,28 +81,25 @@ Result<runtime::SessionOptions> MakeSessionOptions(const EngineFlags& f, const E
   return o;
 }
 
+ChatWrap UserTurnWrap(const tokenizer::Tokenizer& tok) {
+  // A minimal one-turn wrapper (the full renderer comes with the chat issue).
+  if (tok.TokenId("<|turn>")) return {"<|turn>user\n", "<turn|>\n<|turn>model\n"};
+  if (tok.TokenId("<start_of_turn>")) {
+    return {"<start_of_turn>user\n", "<end_of_turn>\n<start_of_turn>model\n"};
+  }
+  return {};
+}
+
 Result<std::vector<int32_t>> PromptIds(const Engine& e, const std::string& prompt, bool chat) {
   const tokenizer::Tokenizer& tok = *e.tokenizer;
   std::vector<int32_t> ids;
   if (auto bos = tok.RoleId("bos")) ids.push_back(*bos);
   tokenizer::EncodeOptions markup;
   markup.parse_special = true;
-  if (chat) {
-    // A minimal one-turn wrapper (the full renderer comes with the chat issue).
-    if (tok.TokenId("<|turn>")) {
-      LOOM_RETURN_IF_ERROR(tok.Encode("<|turn>user\n", markup, &ids));
-      LOOM_RETURN_IF_ERROR(tok.Encode(prompt, {}, &ids));
-      LOOM_RETURN_IF_ERROR(tok.Encode("<turn|>\n<|turn>model\n", markup, &ids));
-      return ids;
-    }
-    if (tok.TokenId("<start_of_turn>")) {
-      LOOM_RETURN_IF_ERROR(tok.Encode("<start_of_turn>user\n", markup, &ids));
-      LOOM_RETURN_IF_ERROR(tok.Encode(prompt, {}, &ids));
-      LOOM_RETURN_IF_ERROR(tok.Encode("<end_of_turn>\n<start_of_turn>model\n", markup, &ids));
-      return ids;
-    }
-  }
+  const ChatWrap wrap = chat ? UserTurnWrap(tok) : ChatWrap{};
+  LOOM_RETURN_IF_ERROR(tok.Encode(wrap.before, markup, &ids));
   LOOM_RETURN_IF_ERROR(tok.Encode(prompt, {}, &ids));
+  LOOM_RETURN_IF_ERROR(tok.Encode(wrap.after, markup, &ids));
   return ids;
 }
 

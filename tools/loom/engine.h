@@ -27,7 +27,8 @@ struct Engine {
   double load_seconds = 0;
 };
 
-Result<Engine> LoadEngine(const std::string& path);
+// `mmproj`: a llama.cpp mmproj GGUF with the media embedders of a GGUF model (may be empty).
+Result<Engine> LoadEngine(const std::string& path, const std::string& mmproj = "");
 
 // Flags every generating command takes.
 struct EngineFlags {
@@ -45,6 +46,14 @@ Result<runtime::SessionOptions> MakeSessionOptions(const EngineFlags& f, const E
 // The ids of `prompt`: with the chat wrapper of the model's family (Gemma 4 `<|turn>`, Gemma 3
 // `<start_of_turn>`) when `chat`, else BOS + the text. User text never matches control tokens.
 Result<std::vector<int32_t>> PromptIds(const Engine& e, const std::string& prompt, bool chat);
+
+// The markup around one user turn for the model's family: {"<|turn>user\n",
+// "<turn|>\n<|turn>model\n"} for Gemma 4, <start_of_turn> for Gemma 3; empty when the
+// vocabulary has neither.
+struct ChatWrap {
+  std::string before, after;
+};
+ChatWrap UserTurnWrap(const tokenizer::Tokenizer& tok);
 
 // Peak resident set size of this process, bytes.
 uint64_t PeakRssBytes();
